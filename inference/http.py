@@ -1,0 +1,127 @@
+"""HTTP pieces both inference servers share: error mapping, auth, health, metrics.
+
+Routes stay thin: they read the upload with :func:`read_upload`, hand bytes to the
+engine layer and let :func:`install_error_handlers` turn domain errors into status codes
+(the table lives in :mod:`inference.errors`). Clients never see a traceback.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, HTTPException, Request, UploadFile
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from pydantic import BaseModel, SecretStr
+
+from inference.errors import ERROR_TABLE, InferenceError, MediaTooLarge, http_status_for
+
+log = logging.getLogger(__name__)
+
+REQUESTS = Counter("http_requests_total", "HTTP requests", ["service", "route", "status"])
+LATENCY = Histogram(
+    "http_request_duration_seconds",
+    "HTTP request latency",
+    ["service", "route"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
+)
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+
+
+class ErrorBody(BaseModel):
+    """Same shape as the OpenAI API's errors, so its clients read our messages."""
+
+    error: ErrorDetail
+
+
+# For each route's `responses=`: documents every status the error table can produce.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": kind.__doc__ or kind.__name__}
+    for kind, (status, _) in ERROR_TABLE.items()
+}
+
+
+def error_response(status: int, message: str, kind: str) -> JSONResponse:
+    body = ErrorBody(error=ErrorDetail(message=message, type=kind))
+    return JSONResponse(status_code=status, content=body.model_dump())
+
+
+def install_error_handlers(app: FastAPI, service: str) -> None:
+    """Domain errors to their status; anything else to a bare 500. Adds request metrics."""
+
+    @app.exception_handler(InferenceError)
+    async def _domain(_: Request, exc: InferenceError) -> JSONResponse:
+        return error_response(http_status_for(exc), exc.message, exc.code)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled error", exc_info=exc, extra={"path": request.url.path})
+        return error_response(500, "internal error", "internal_error")
+
+    @app.middleware("http")
+    async def _observe(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        LATENCY.labels(service, path).observe(time.perf_counter() - started)
+        REQUESTS.labels(service, path, str(response.status_code)).inc()
+        return response
+
+
+def bearer_guard(token: SecretStr | None) -> Callable[[Request], None]:
+    """A dependency that checks ``Authorization: Bearer <token>`` when a token is set."""
+
+    def check(request: Request) -> None:
+        if token is None:
+            return
+        header = request.headers.get("authorization", "")
+        scheme, _, given = header.partition(" ")
+        expected = token.get_secret_value()
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given, expected):
+            raise HTTPException(status_code=401, detail="missing or invalid bearer token")
+
+    return check
+
+
+def health_router(is_ready: Callable[[], bool]) -> APIRouter:
+    """``/healthz`` (process alive), ``/readyz`` (model loaded) and ``/metrics``."""
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz", responses={503: {"model": ErrorBody}})
+    async def readyz() -> Response:
+        if is_ready():
+            return JSONResponse({"status": "ready"})
+        return error_response(503, "the model is not loaded yet", "model_not_ready")
+
+    @router.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+async def read_upload(upload: UploadFile, max_bytes: int) -> bytes:
+    """Read an upload but stop as soon as it passes ``max_bytes``."""
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await upload.read(1024 * 1024):
+        size += len(chunk)
+        if size > max_bytes:
+            raise MediaTooLarge(f"the upload is larger than {max_bytes} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)

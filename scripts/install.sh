@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Creates the virtualenv with every extra and the few system tools the tests use.
+# Idempotent: `make` re-runs it only when pyproject.toml changes.
+set -euo pipefail
+venv=${1:-.venv}
+cd "$(dirname "$0")/.."
+
+if ! command -v espeak-ng >/dev/null 2>&1 || [ ! -d /usr/share/fonts/truetype/dejavu ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get install -y -q espeak-ng fonts-dejavu-core >/dev/null \
+      || { apt-get update -q >/dev/null && apt-get install -y -q espeak-ng fonts-dejavu-core >/dev/null; }
+  else
+    echo "note: espeak-ng not found and cannot be installed here; speech tests use the bundled clip" >&2
+  fi
+fi
+
+[ -x "$venv/bin/python" ] || python3.11 -m venv "$venv" || python3 -m venv "$venv"
+"$venv/bin/python" -m pip install -q --upgrade pip
+# torch is pinned to the CPU build that lies on these machines' disk (see pyproject.toml).
+"$venv/bin/python" -m pip install -q -e ".[dev]"
+touch "$venv/.installed"
