@@ -1,0 +1,174 @@
+"""The shared dynamic batcher, driven by a fake model that records every call."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from inference.batcher import BatchSizeMismatch, DynamicBatcher
+from inference.errors import Overloaded
+
+
+class RecordingModel:
+    """Doubles each input; remembers batch sizes and the thread each batch ran on."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay = delay
+        self.batches: list[list[int]] = []
+        self.threads: set[int] = set()
+        self.fail_next = False
+
+    def __call__(self, items: list[int]) -> list[int]:
+        self.threads.add(threading.get_ident())
+        self.batches.append(list(items))
+        if self.delay:
+            time.sleep(self.delay)
+        if self.fail_next:
+            self.fail_next = False
+            raise ValueError("model exploded")
+        return [item * 2 for item in items]
+
+
+async def started(batcher: DynamicBatcher[int, int]) -> DynamicBatcher[int, int]:
+    await batcher.start()
+    return batcher
+
+
+async def test_concurrent_submitters_form_batches_and_keep_their_results() -> None:
+    model = RecordingModel(delay=0.02)
+    batcher = await started(DynamicBatcher("t1", model, max_batch_size=8, max_wait_ms=20))
+    try:
+        results = await asyncio.gather(*(batcher.submit(i) for i in range(32)))
+    finally:
+        await batcher.stop()
+    assert results == [i * 2 for i in range(32)]
+    assert max(len(batch) for batch in model.batches) > 1
+    assert all(len(batch) <= 8 for batch in model.batches)
+    assert sum(len(batch) for batch in model.batches) == 32
+    assert batcher.stats.items == 32
+    assert batcher.stats.max_batch == max(len(b) for b in model.batches)
+
+
+async def test_batch_fn_runs_off_the_event_loop_on_one_thread() -> None:
+    model = RecordingModel(delay=0.01)
+    batcher = await started(DynamicBatcher("t2", model, max_batch_size=2, max_wait_ms=1))
+    try:
+        await asyncio.gather(*(batcher.submit(i) for i in range(10)))
+    finally:
+        await batcher.stop()
+    assert threading.get_ident() not in model.threads
+    assert len(model.threads) == 1
+
+
+async def test_max_wait_cuts_a_partial_batch() -> None:
+    model = RecordingModel()
+    batcher = await started(DynamicBatcher("t3", model, max_batch_size=64, max_wait_ms=50))
+    try:
+        began = time.monotonic()
+        assert await batcher.submit(21) == 42
+        elapsed = time.monotonic() - began
+    finally:
+        await batcher.stop()
+    assert model.batches == [[21]]
+    assert 0.04 <= elapsed < 1.0
+
+
+async def test_full_batch_does_not_wait_for_max_wait() -> None:
+    model = RecordingModel()
+    batcher = await started(DynamicBatcher("t4", model, max_batch_size=4, max_wait_ms=5_000))
+    try:
+        began = time.monotonic()
+        await asyncio.gather(*(batcher.submit(i) for i in range(4)))
+        elapsed = time.monotonic() - began
+    finally:
+        await batcher.stop()
+    assert model.batches == [[0, 1, 2, 3]]
+    assert elapsed < 1.0
+
+
+async def test_failed_batch_fails_every_member_then_keeps_serving() -> None:
+    model = RecordingModel(delay=0.01)
+    batcher = await started(DynamicBatcher("t5", model, max_batch_size=4, max_wait_ms=30))
+    try:
+        model.fail_next = True
+        outcomes = await asyncio.gather(
+            *(batcher.submit(i) for i in range(4)), return_exceptions=True
+        )
+        assert all(isinstance(outcome, ValueError) for outcome in outcomes)
+        assert await batcher.submit(5) == 10
+    finally:
+        await batcher.stop()
+
+
+async def test_wrong_number_of_results_is_an_error_for_the_batch() -> None:
+    batcher: DynamicBatcher[int, int] = DynamicBatcher(
+        "t6", lambda items: items[:-1], max_batch_size=2, max_wait_ms=20
+    )
+    await batcher.start()
+    try:
+        outcomes = await asyncio.gather(
+            batcher.submit(1), batcher.submit(2), return_exceptions=True
+        )
+    finally:
+        await batcher.stop()
+    assert all(isinstance(outcome, BatchSizeMismatch) for outcome in outcomes)
+
+
+async def test_cancelled_callers_are_dropped_before_the_model_sees_them() -> None:
+    model = RecordingModel(delay=0.2)
+    batcher = await started(DynamicBatcher("t7", model, max_batch_size=1, max_wait_ms=0))
+    try:
+        busy = asyncio.create_task(batcher.submit(1))  # occupies the model for 0.2 s
+        await asyncio.sleep(0.05)
+        gone = asyncio.create_task(batcher.submit(2))
+        await asyncio.sleep(0.01)
+        gone.cancel()
+        assert await busy == 2
+        assert await batcher.submit(3) == 6
+    finally:
+        await batcher.stop()
+    assert [2] not in model.batches
+    assert batcher.stats.dropped == 1
+
+
+async def test_full_queue_answers_overloaded() -> None:
+    model = RecordingModel(delay=0.3)
+    batcher = await started(
+        DynamicBatcher("t8", model, max_batch_size=1, max_wait_ms=0, max_queue=2)
+    )
+    try:
+        first = asyncio.create_task(batcher.submit(0))
+        await asyncio.sleep(0.05)  # the model is busy with item 0
+        queued = [asyncio.create_task(batcher.submit(i)) for i in (1, 2)]
+        await asyncio.sleep(0.01)
+        with pytest.raises(Overloaded):
+            await batcher.submit(3)
+        assert await first == 0
+        assert [await task for task in queued] == [2, 4]
+    finally:
+        await batcher.stop()
+
+
+async def test_submit_before_start_is_refused() -> None:
+    batcher: DynamicBatcher[int, int] = DynamicBatcher("t9", RecordingModel())
+    with pytest.raises(RuntimeError):
+        await batcher.submit(1)
+
+
+async def test_metrics_are_exported() -> None:
+    from prometheus_client import REGISTRY
+
+    model = RecordingModel()
+    batcher = await started(DynamicBatcher("t10", model, max_batch_size=4, max_wait_ms=10))
+    try:
+        await asyncio.gather(*(batcher.submit(i) for i in range(4)))
+    finally:
+        await batcher.stop()
+    count = REGISTRY.get_sample_value("inference_batch_size_count", {"batcher": "t10"})
+    total = REGISTRY.get_sample_value("inference_batch_size_sum", {"batcher": "t10"})
+    assert count is not None
+    assert count >= 1
+    assert total == 4
