@@ -48,6 +48,8 @@ def decode_audio(data: bytes, limits: AudioLimits | None = None) -> np.ndarray:
     if len(data) > limits.max_bytes:
         raise MediaTooLarge(f"the audio file is larger than {limits.max_bytes} bytes")
     sniffed = looks_like_audio(data)
+    if _wav_truncated(data):
+        raise CorruptMedia("the audio file is truncated")
     try:
         container = av.open(io.BytesIO(data), mode="r", metadata_errors="ignore")
     except (av.FFmpegError, ValueError, UnicodeDecodeError) as exc:
@@ -66,6 +68,26 @@ def decode_audio(data: bytes, limits: AudioLimits | None = None) -> np.ndarray:
     if declared is not None and samples.size < 0.5 * declared * SAMPLE_RATE - SAMPLE_RATE:
         raise CorruptMedia("the audio file is truncated")
     return samples
+
+
+def _wav_truncated(data: bytes) -> bool:
+    """A WAV whose data chunk promises more bytes than the file holds.
+
+    FFmpeg clamps such a file's duration to what is present, so the duration check below
+    cannot see it; the RIFF header still tells.
+    """
+    if not (data.startswith(b"RIFF") and data[8:12] == b"WAVE"):
+        return False
+    position = 12
+    while position + 8 <= min(len(data), 4096):
+        chunk_id = data[position : position + 4]
+        size = int.from_bytes(data[position + 4 : position + 8], "little")
+        if chunk_id == b"data":
+            # 0 and 0xFFFFFFFF mark streamed WAVs whose writer never knew the length.
+            present = len(data) - position - 8
+            return size not in (0, 0xFFFFFFFF) and present < size // 2
+        position += 8 + size + (size & 1)
+    return False
 
 
 def _declared_seconds(container: av.container.InputContainer) -> float | None:

@@ -1,0 +1,1 @@
+"""The ASR inference service: Whisper behind FastAPI, batched across requests."""

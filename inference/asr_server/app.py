@@ -1,0 +1,75 @@
+"""App factory: one settings object, one engine loaded in the background at startup."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from inference.asr_server import routes
+from inference.asr_server.engines import create_engine
+from inference.asr_server.serving import TranscriptionService
+from inference.asr_server.settings import AsrSettings
+from inference.http import bearer_guard, error_response, health_router, install_error_handlers
+
+log = logging.getLogger(__name__)
+
+
+async def _load(app: FastAPI, settings: AsrSettings) -> None:
+    """Load the engine off the event loop; /healthz answers meanwhile, /readyz says 503."""
+    try:
+        engine = await asyncio.to_thread(create_engine, settings)
+        service = TranscriptionService(engine, settings)
+        await service.start()
+    except Exception as exc:
+        # Logged by type only: messages of loader errors can quote paths the operator set.
+        log.error("engine failed to load", extra={"engine": settings.engine}, exc_info=exc)
+        return
+    app.state.service = service
+    log.info("engine ready", extra={"engine": settings.engine})
+
+
+def create_app(settings: AsrSettings | None = None) -> FastAPI:
+    settings = settings or AsrSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        loading = asyncio.create_task(_load(app, settings), name="asr-engine-load")
+        try:
+            yield
+        finally:
+            loading.cancel()
+            await asyncio.gather(loading, return_exceptions=True)
+            service: TranscriptionService | None = app.state.service
+            app.state.service = None
+            if service is not None:
+                await service.stop()
+
+    app = FastAPI(title="Study-Savvy ASR", version="1.0", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.service = None
+    install_error_handlers(app, "asr")
+    _install_http_error_shape(app)
+    app.include_router(health_router(lambda: app.state.service is not None))
+    app.include_router(routes.router, dependencies=[Depends(bearer_guard(settings.auth_token))])
+    return app
+
+
+def _install_http_error_shape(app: FastAPI) -> None:
+    """Framework errors (401, 404, form validation) in the same shape as domain errors."""
+
+    @app.exception_handler(HTTPException)
+    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+        kind = "unauthorized" if exc.status_code == 401 else "http_error"
+        return error_response(exc.status_code, str(exc.detail), kind)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        fields = ", ".join(".".join(str(p) for p in e.get("loc", ())) for e in exc.errors())
+        return error_response(422, f"invalid request fields: {fields}", "invalid_request")
