@@ -1,0 +1,113 @@
+"""Each model loads and answers through Triton; batching and readiness are real."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from tests.inference.asr import media as speech
+from tests.triton import media
+from tests.triton.server import TritonServer
+
+
+def infer(server: TritonServer, model: str, **inputs: np.ndarray) -> dict[str, np.ndarray]:
+    import tritonclient.http as httpclient
+    from tritonclient.utils import np_to_triton_dtype
+
+    tensors = []
+    for name, array in inputs.items():
+        tensor = httpclient.InferInput(name, list(array.shape), np_to_triton_dtype(array.dtype))
+        tensor.set_data_from_numpy(array)
+        tensors.append(tensor)
+    with server.client(network_timeout=300.0) as client:
+        result = client.infer(model, tensors)
+        names = [o["name"] for o in result.get_response()["outputs"]]
+        return {name: result.as_numpy(name) for name in names}
+
+
+def text_of(array: np.ndarray) -> str:
+    return str(array.reshape(-1)[0].decode())
+
+
+def test_readiness_follows_the_model_state(triton: TritonServer) -> None:
+    base = triton.base
+    assert httpx.get(f"{base}/v2/health/ready").status_code == 200
+    assert httpx.get(f"{base}/v2/models/crnn/ready").status_code != 200
+    triton.load("crnn")
+    assert httpx.get(f"{base}/v2/models/crnn/ready").status_code == 200
+    assert httpx.get(f"{base}/v2/models/crnn/versions/1/ready").status_code == 200
+    with triton.client() as client:
+        client.unload_model("crnn")
+        # Unloading is asynchronous: the model leaves the ready state shortly after.
+        for _ in range(100):
+            if not client.is_model_ready("crnn"):
+                break
+            time.sleep(0.1)
+        assert not client.is_model_ready("crnn")
+    assert httpx.get(f"{base}/v2/models/crnn/ready").status_code != 200
+    triton.load("crnn")
+    assert httpx.get(f"{base}/v2/models/crnn/ready").status_code == 200
+
+
+def test_crnn_reads_lines_and_a_bad_request_fails_alone(triton: TritonServer) -> None:
+    import tritonclient.http as httpclient
+    from tritonclient.utils import InferenceServerException
+
+    triton.load("crnn")
+    good = [media.line_crop(line) for line in media.LINES[:4]]
+    crops = [*good[:2], np.zeros((1, 1, 3), dtype=np.uint8), *good[2:]]
+    with triton.client(concurrency=len(crops), network_timeout=300.0) as client:
+        pending = []
+        for crop in crops:  # in flight together, so the bad one shares a batch
+            image = httpclient.InferInput("IMAGE", [1, *crop.shape], "UINT8")
+            image.set_data_from_numpy(crop[np.newaxis])
+            pending.append(client.async_infer("crnn", [image]))
+        results = [pending[i].get_result() for i in (0, 1, 3, 4)]
+        with pytest.raises(InferenceServerException, match="smaller than 2x2"):
+            pending[2].get_result()
+    assert [text_of(r.as_numpy("TEXT")) for r in results] == media.LINES[:4]
+    assert all(0.5 < float(r.as_numpy("CONFIDENCE").reshape(-1)[0]) <= 1.0 for r in results)
+
+
+def test_whisper_transcribes_a_window(triton: TritonServer, tmp_path: Path) -> None:
+    triton.load("whisper")
+    text = speech.SENTENCES[0]
+    audio = speech.read_wav(speech.speak(text, tmp_path / "s.wav"))
+    out = infer(triton, "whisper", AUDIO=audio[np.newaxis])
+    import jiwer
+
+    heard = text_of(out["TEXT"]).lower().replace(".", "")
+    assert jiwer.wer(text.lower().replace(".", ""), heard) < 0.4, heard
+    segments = json.loads(text_of(out["SEGMENTS"]))
+    assert segments
+    assert segments[-1]["end"] <= audio.shape[0] / 16_000 + 0.01
+    assert text_of(out["DETECTED_LANGUAGE"]) == "en"
+    assert not bool(out["MULTILINGUAL"].reshape(-1)[0])  # tiny.en
+
+
+def test_concurrent_requests_reach_execute_in_batches(triton: TritonServer) -> None:
+    import tritonclient.http as httpclient
+
+    triton.load("crnn")
+    crops = [media.line_crop(line) for line in media.LINES * 3]
+    with triton.client(concurrency=len(crops), network_timeout=300.0) as client:
+        pending = []
+        for crop in crops:
+            image = httpclient.InferInput("IMAGE", [1, *crop.shape], "UINT8")
+            image.set_data_from_numpy(crop[np.newaxis])
+            pending.append(client.async_infer("crnn", [image]))
+        texts = [text_of(p.get_result().as_numpy("TEXT")) for p in pending]
+        stats = client.get_inference_statistics("crnn")["model_stats"]
+    assert texts == media.LINES * 3  # each answer went back to its own request
+    sizes = {
+        int(b["batch_size"]): int(b["compute_infer"]["count"])
+        for s in stats
+        for b in s.get("batch_stats", [])
+    }
+    assert max(sizes) > 1, f"no batch larger than one: {sizes}"
+    assert sum(size * count for size, count in sizes.items()) >= len(crops)

@@ -1,0 +1,83 @@
+"""The line recognizer models (``crnn``, ``trocr``): one line crop in, text out.
+
+One request is one RGB crop of any size (ragged batching); Triton's dynamic batcher
+groups crops from many pages and requests, and they reach the recognizer of
+:mod:`inference.ocr_server.recognizers` in one ``recognize`` call.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from inference.device import Placement
+from inference.errors import InvalidRequest
+from inference.logs import configure_logging
+from inference.ocr_server.recognizers import LineRecognizer, Recognition
+from triton_models.runtime.common import (
+    ModelArgs,
+    RuntimeSettings,
+    answer_all,
+    decode_each,
+    input_array,
+    require,
+    resolve_weights,
+    respond,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_CROP_SIDE = 8192
+
+
+def line_crop(image: np.ndarray | None) -> npt.NDArray[np.uint8]:
+    """Validate one request's IMAGE: uint8, height x width x 3 (RGB)."""
+    if image is None:
+        raise InvalidRequest("IMAGE is required")
+    require(image.dtype == np.uint8, "IMAGE must be UINT8")
+    require(image.ndim == 3 and image.shape[2] == 3, "IMAGE must be height x width x 3 (RGB)")
+    height, width = image.shape[:2]
+    require(height >= 2 and width >= 2, "IMAGE is smaller than 2x2 pixels")
+    require(max(height, width) <= MAX_CROP_SIDE, f"IMAGE is larger than {MAX_CROP_SIDE} pixels")
+    return np.ascontiguousarray(image)
+
+
+class RecognizerModel:
+    """Base of the recognizer models; subclasses say how to build their recognizer."""
+
+    def build(
+        self, weights: Path, placement: Placement, params: Mapping[str, str]
+    ) -> LineRecognizer:
+        raise NotImplementedError
+
+    def initialize(self, args: Mapping[str, str]) -> None:
+        settings = RuntimeSettings()
+        configure_logging(settings.log_level)
+        model = ModelArgs.parse(args)
+        weights = resolve_weights(
+            model.parameters.get("weights", ""), model.version, settings.weights_root
+        )
+        placement = model.placement()
+        self._recognizer = self.build(weights, placement, model.parameters)
+        log.info(
+            "recognizer model ready",
+            extra={"model": model.name, "version": model.version, "device": placement.device},
+        )
+
+    def execute(self, requests: list[Any]) -> list[Any]:
+        decoded = decode_each(requests, lambda r: line_crop(input_array(r, "IMAGE")))
+        answers = answer_all(decoded, self._recognizer.recognize)
+        return respond(answers, _encode)
+
+
+def _encode(recognition: Recognition) -> list[Any]:
+    import triton_python_backend_utils as pb_utils
+
+    text = np.array([[recognition.text.encode("utf-8")]], dtype=np.object_)
+    confidence = np.array([[recognition.confidence]], dtype=np.float32)
+    return [pb_utils.Tensor("TEXT", text), pb_utils.Tensor("CONFIDENCE", confidence)]
