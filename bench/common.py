@@ -34,7 +34,10 @@ def write_json(name: str, payload: dict[str, Any]) -> Path:
     """Write ``bench/results/<name>.json`` with the machine and time of the run added."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
-    document = {"benchmark": name, "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    document: dict[str, Any] = {
+        "benchmark": name,
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     document["machine"] = machine()
     document.update(payload)
     path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")

@@ -1,0 +1,1 @@
+"""The embedded demo: every part of Study-Savvy on one machine."""

@@ -1,0 +1,69 @@
+"""Reading the media file a task names, confined to the configured roots.
+
+The ``file`` kwarg is a path on the volume shared with the backend. Anything that
+resolves outside the root of its kind (an absolute path elsewhere, ``..``, a symlink
+pointing out) is refused before the file is opened.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from worker.errors import PermanentError
+
+AUDIO_EXTENSIONS = frozenset({".mp3", ".wav", ".m4a"})
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png"})
+
+
+def resolve_media(file: str, root: Path, extensions: frozenset[str]) -> Path:
+    """The real path of ``file`` if it lies inside ``root`` and has an accepted extension.
+
+    A relative ``file`` is taken relative to ``root``.
+    """
+    if not file or "\x00" in file:
+        raise PermanentError("media path is empty or invalid")
+    candidate = Path(file)
+    if ".." in candidate.parts:
+        raise PermanentError("media path is outside the media directory")
+    if not candidate.is_absolute():
+        candidate = root / candidate
+    real_root = Path(os.path.realpath(root))
+    real = Path(os.path.realpath(candidate))
+    if real == real_root or not real.is_relative_to(real_root):
+        raise PermanentError("media path is outside the media directory")
+    if real.suffix.lower() not in extensions:
+        raise PermanentError(f"media type {real.suffix.lower() or '(none)'} is not accepted")
+    return real
+
+
+def read_media(path: Path, root: Path, max_bytes: int) -> bytes:
+    """The bytes of a path returned by :func:`resolve_media`.
+
+    The open does not follow a final symlink and the opened descriptor is checked again,
+    so a file swapped for a link after :func:`resolve_media` is still refused.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        raise PermanentError("media file not found") from None
+    except OSError:
+        raise PermanentError("media file cannot be opened") from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise PermanentError("media path is not a regular file")
+        opened = Path(f"/proc/self/fd/{handle.fileno()}")
+        if opened.exists():
+            real = Path(os.readlink(opened))
+            if not real.is_relative_to(Path(os.path.realpath(root))):
+                raise PermanentError("media path is outside the media directory")
+        if info.st_size > max_bytes:
+            raise PermanentError("media file is too large")
+        data = handle.read(max_bytes + 1)
+    if not data:
+        raise PermanentError("media file is empty")
+    if len(data) > max_bytes:
+        raise PermanentError("media file is too large")
+    return data

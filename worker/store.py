@@ -1,0 +1,137 @@
+"""The ``files`` table: where the backend reads each mission's outcome.
+
+The backend owns the production table (MySQL); :func:`create_schema` makes the same
+table for SQLite (the embedded default) and tests. The worker only updates ``status``
+and ``result`` of a row the backend created.
+
+Idempotency: every write records the Celery task id under ``result["task"]``. A
+redelivered task that already wrote its final state finds its own id there and writes
+nothing; a first analysis only ever replaces a ``PENDING`` row, while the two edit tasks
+overwrite whatever result is there.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import threading
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from worker.errors import TransientError
+
+log = logging.getLogger(__name__)
+
+metadata = sa.MetaData()
+
+files = sa.Table(
+    "files",
+    metadata,
+    sa.Column("id", sa.CHAR(36), primary_key=True),
+    sa.Column("user_mail", sa.String(254), nullable=False),
+    sa.Column("status", sa.Enum("SUCCESS", "FAILURE", "PENDING", name="status"), nullable=False),
+    sa.Column("type", sa.Enum("OCR", "ASR", name="type"), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("resource", sa.String(254)),
+    sa.Column("result", sa.JSON, nullable=True),
+)
+
+
+class RowState(enum.StrEnum):
+    MISSING = "missing"
+    OPEN = "open"  # the task still has to do its work
+    DONE = "done"  # a final state is already there for this task (or this analysis)
+
+
+class Written(enum.StrEnum):
+    WRITTEN = "written"
+    ALREADY = "already"
+    MISSING = "missing"
+
+
+@dataclass(frozen=True)
+class Row:
+    status: str
+    result: dict[str, Any] | None
+
+
+def create_engine(url: str) -> sa.Engine:
+    """An engine for MySQL/MariaDB or SQLite, safe to share between worker threads."""
+    if url.startswith("sqlite"):
+        return sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    return sa.create_engine(url, pool_pre_ping=True, pool_recycle=1800, pool_size=10)
+
+
+def create_schema(engine: sa.Engine) -> None:
+    """The backend's ``files`` table (SQLite and tests; production has it already)."""
+    metadata.create_all(engine)
+
+
+class ResultStore:
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        # SQLite has one writer. Under gevent its busy-wait blocks the hub while the
+        # greenlet holding the lock cannot run, so accesses queue on a (patched) lock.
+        self._serial: AbstractContextManager[object] = (
+            threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
+        )
+
+    def _read(self, conn: sa.Connection, file_id: str, lock: bool) -> Row | None:
+        query = sa.select(files.c.status, files.c.result).where(files.c.id == file_id)
+        if lock and conn.dialect.name != "sqlite":
+            query = query.with_for_update()
+        found = conn.execute(query).first()
+        if found is None:
+            return None
+        result = found.result if isinstance(found.result, dict) else None
+        return Row(status=str(found.status), result=result)
+
+    @staticmethod
+    def _state(row: Row | None, task_id: str, overwrite: bool) -> RowState:
+        if row is None:
+            return RowState.MISSING
+        if row.status != "PENDING" and (row.result or {}).get("task") == task_id:
+            return RowState.DONE
+        if not overwrite and row.status != "PENDING":
+            return RowState.DONE
+        return RowState.OPEN
+
+    def state(self, file_id: str, task_id: str, *, overwrite: bool) -> RowState:
+        """Whether the task still has work to do on this row."""
+        try:
+            with self._serial, self.engine.connect() as conn:
+                return self._state(self._read(conn, file_id, False), task_id, overwrite)
+        except (OperationalError, DBAPIError) as exc:
+            raise TransientError("result database is unavailable") from exc
+
+    def finish(
+        self,
+        file_id: str,
+        task_id: str,
+        status: str,
+        result: dict[str, Any],
+        *,
+        overwrite: bool,
+    ) -> Written:
+        """Write the final state once; ``FAILURE`` merges into the existing result."""
+        try:
+            with self._serial, self.engine.begin() as conn:
+                row = self._read(conn, file_id, True)
+                state = self._state(row, task_id, overwrite)
+                if row is None or state is RowState.MISSING:
+                    log.warning("no files row for this id", extra={"file_id": file_id})
+                    return Written.MISSING
+                if state is RowState.DONE:
+                    return Written.ALREADY
+                merged = {**(row.result or {}), **result} if status == "FAILURE" else result
+                merged["task"] = task_id
+                conn.execute(
+                    files.update().where(files.c.id == file_id).values(status=status, result=merged)
+                )
+            return Written.WRITTEN
+        except (OperationalError, DBAPIError) as exc:
+            raise TransientError("result database is unavailable") from exc

@@ -1,0 +1,140 @@
+"""The two LLM modes of the contract: lecture summary and English essay grading.
+
+The seed held one conversation per lecture and re-sent the whole growing history for
+every 2,500-character chunk and then for each of the three sections, so the prompt
+tokens grew with the square of the lecture's length. Here a lecture is map-reduced: each
+chunk (still marked "recording continues" / "recording ends") is turned into short notes
+by independent calls that run concurrently, then one call reads the notes and writes the
+three titled sections. A lecture that fits in one chunk skips the map step.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from worker.llm import ChatSession, Message
+from worker.prompts import PromptBook
+
+Progress = Callable[[int, int], None]
+
+_BREAKS = "。！？；\n.!?;"
+_HEADING = re.compile(r"^#{1,6}\s+\S", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Answer:
+    summarize: str
+    details: list[str]
+
+
+def split_chunks(text: str, size: int) -> list[str]:
+    """Pieces of about ``size`` characters, cut after a sentence end when one is near."""
+    text = text.strip()
+    chunks: list[str] = []
+    start = 0
+    while len(text) - start > size:
+        end = start + size
+        window = text[start + int(size * 0.8) : end]
+        cut = max(window.rfind(mark) for mark in _BREAKS)
+        if cut >= 0:
+            end = start + int(size * 0.8) + cut + 1
+        chunks.append(text[start:end].strip())
+        start = end
+    if text[start:].strip():
+        chunks.append(text[start:].strip())
+    return chunks
+
+
+def split_sections(reply: str) -> list[str]:
+    """The ``## title`` sections of a reply; the whole reply when it has none."""
+    starts = [match.start() for match in _HEADING.finditer(reply)]
+    if not starts:
+        return [reply.strip()] if reply.strip() else []
+    sections = [reply[a:b].strip() for a, b in zip(starts, [*starts[1:], len(reply)], strict=True)]
+    return [section for section in sections if section]
+
+
+def _answer(reply: str) -> Answer:
+    details = split_sections(reply)
+    return Answer(summarize="\n\n".join(details), details=details)
+
+
+def lecture_system(prompts: PromptBook, topic: str) -> list[Message]:
+    system = prompts.text("lecture_system")
+    if topic.strip():
+        system += "\n" + prompts.text("lecture_topic", topic=topic.strip())
+    return [{"role": "system", "content": system}]
+
+
+def chunk_prompt(prompts: PromptBook, chunk: str, index: int, total: int) -> str:
+    marker = prompts.text("lecture_marker_ends" if index == total else "lecture_marker_continues")
+    return prompts.text(
+        "lecture_chunk", index=str(index), total=str(total), marker=marker, content=chunk
+    )
+
+
+def summarize_lecture(
+    session: ChatSession,
+    prompts: PromptBook,
+    transcript: str,
+    topic: str,
+    *,
+    chunk_chars: int,
+    notes_max_tokens: int,
+    answer_max_tokens: int,
+    progress: Progress | None = None,
+) -> Answer:
+    system = lecture_system(prompts, topic)
+    chunks = split_chunks(transcript, chunk_chars)
+    total = len(chunks) + 1 if len(chunks) > 1 else 1
+    done = [0]
+    lock = threading.Lock()
+
+    def note(item: tuple[int, str]) -> str:
+        index, chunk = item
+        request = chunk_prompt(prompts, chunk, index, len(chunks))
+        text = session.complete([*system, {"role": "user", "content": request}], notes_max_tokens)
+        with lock:
+            done[0] += 1
+            finished = done[0]
+        if progress is not None:
+            progress(finished, total)
+        return text
+
+    if len(chunks) > 1:
+        notes = session.map(note, enumerate(chunks, start=1))
+        source, content = prompts.text("lecture_source_notes"), "\n\n".join(notes)
+    else:
+        source, content = prompts.text("lecture_source_transcript"), transcript.strip()
+    final = prompts.text("lecture_final", source=source, content=content)
+    reply = session.complete([*system, {"role": "user", "content": final}], answer_max_tokens)
+    if progress is not None:
+        progress(total, total)
+    return _answer(reply)
+
+
+def grade_essay(
+    session: ChatSession,
+    prompts: PromptBook,
+    essay: str,
+    title: str,
+    *,
+    answer_max_tokens: int,
+    progress: Progress | None = None,
+) -> Answer:
+    system = prompts.text("essay_system")
+    if title.strip():
+        system += "\n" + prompts.text("essay_title", title=title.strip())
+    request = prompts.text("essay_request", content=essay.strip())
+    if progress is not None:
+        progress(0, 1)
+    reply = session.complete(
+        [{"role": "system", "content": system}, {"role": "user", "content": request}],
+        answer_max_tokens,
+    )
+    if progress is not None:
+        progress(1, 1)
+    return _answer(reply)

@@ -1,0 +1,203 @@
+"""The six tasks of contract.md: thin wrappers that parse kwargs and call a mission.
+
+Outcome policy, the same for every task:
+
+* :class:`TransientError` -> ``self.retry`` with exponential backoff and jitter, up to
+  ``TASK_MAX_RETRIES``; then the row gets ``FAILURE`` and the task ends ``FAILURE``.
+* :class:`PermanentError` -> the row gets ``FAILURE`` with ``{"error": ...}`` and the task
+  ends ``FAILURE`` with the same readable message.
+* Any other exception is a bug: logged here with its traceback, reported to the row and
+  the result backend only as "internal worker error".
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+import redis
+from celery import Celery, Task
+
+from worker import missions
+from worker.errors import MissionError, PermanentError, TransientError
+from worker.metrics import DURATION, LLM_TOKENS, RETRIES, TASKS
+from worker.requests import MailKwargs, MediaKwargs, TextKwargs, file_id_of, parse_kwargs
+from worker.runtime import Runtime, get_runtime
+from worker.settings import WorkerSettings
+from worker.store import RowState
+
+log = logging.getLogger(__name__)
+
+Mission = Callable[..., dict[str, Any]]
+# name -> (kwargs model, mission, whether it overwrites an existing result)
+ANALYSES: dict[str, tuple[type[MediaKwargs] | type[TextKwargs], Mission, bool]] = {
+    "ASR_predict": (MediaKwargs, missions.lecture_from_audio, False),
+    "OCR_predict": (MediaKwargs, missions.essay_from_image, False),
+    "OCR_predict_Text": (TextKwargs, missions.essay_from_text, False),
+    "NLP_edit_ASR": (TextKwargs, missions.lecture_from_text, True),
+    "NLP_edit_OCR": (TextKwargs, missions.essay_from_text, True),
+}
+MAIL = "Mail_sent"
+DELIVERIES = "studysavvy:deliveries:"
+REDACTED = "{'…': 'redacted'}"
+
+
+def backoff_s(retries: int, base: float, cap: float) -> float:
+    """Exponential backoff with jitter, so a crowd of retries does not return at once."""
+    return random.uniform(0.5, 1.0) * min(cap, base * 2.0**retries)  # noqa: S311  # nosec B311
+
+
+def _reporter(task: Task[Any, Any]) -> Callable[..., None]:
+    # Captured here: the request context is thread-local, and the map step reports from
+    # its own threads.
+    task_id = task.request.id
+    direct = task.request.called_directly
+
+    def report(stage: str, **meta: Any) -> None:
+        if not task_id or direct:
+            return
+        try:
+            task.update_state(task_id=task_id, state="PROGRESS", meta={"stage": stage, **meta})
+        except Exception:  # progress is best effort; the mission goes on without it
+            log.warning("could not publish progress", extra={"stage": stage})
+
+    return report
+
+
+def _retry_or_give_up(task: Task[Any, Any], name: str, rt: Runtime, exc: TransientError) -> None:
+    """Schedules a retry (raises ``Retry``) or returns when the retries are spent."""
+    retries = task.request.retries
+    if retries >= rt.settings.task_max_retries:
+        return
+    countdown = backoff_s(retries, rt.settings.retry_backoff_s, rt.settings.retry_backoff_max_s)
+    RETRIES.labels(name).inc()
+    log.info(
+        "transient failure, retrying",
+        extra={"task": name, "reason": exc.message, "retry": retries + 1, "in_s": countdown},
+    )
+    # kwargsrepr: Celery logs and emits the republished message's kwargs otherwise.
+    raise task.retry(
+        exc=exc,
+        countdown=countdown,
+        max_retries=rt.settings.task_max_retries,
+        argsrepr="()",
+        kwargsrepr=REDACTED,
+    )
+
+
+def _count_delivery(rt: Runtime, task_id: str, retries: int) -> None:
+    """Refuses a message delivered more than ``TASK_MAX_DELIVERIES`` times: each earlier
+    delivery died with its worker (killed, out of memory) before it could finish."""
+    key = f"{DELIVERIES}{task_id}:{retries}"
+    try:
+        with rt.redis.pipeline(transaction=True) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, rt.settings.visibility_timeout_s * 2)
+            deliveries = int(pipe.execute()[0])
+    except redis.RedisError:
+        log.warning("could not count deliveries", extra={"task_id": task_id})
+        return
+    limit = rt.settings.task_max_deliveries
+    if deliveries > limit:
+        raise PermanentError(f"the mission stopped its worker {limit} times and was dropped")
+    if deliveries > 1:
+        log.warning("redelivered mission", extra={"task_id": task_id, "delivery": deliveries})
+
+
+def _fail_row(
+    rt: Runtime, file_id: str | None, task_id: str, message: str, overwrite: bool
+) -> None:
+    if file_id is None:
+        log.warning("failed task has no row id", extra={"reason": message})
+        return
+    try:
+        rt.store.finish(file_id, task_id, "FAILURE", {"error": message}, overwrite=overwrite)
+    except TransientError:
+        log.error("could not record the failure", extra={"file_id": file_id, "reason": message})
+
+
+def run_analysis(task: Task[Any, Any], name: str, kwargs: dict[str, Any]) -> dict[str, str]:
+    model, mission, overwrite = ANALYSES[name]
+    rt = get_runtime()
+    task_id = str(task.request.id)
+    file_id = file_id_of(kwargs)
+    report = _reporter(task)
+    started = time.perf_counter()
+    try:
+        report("queued")
+        parsed = parse_kwargs(model, kwargs)
+        state = rt.store.state(parsed.id, task_id, overwrite=overwrite)
+        if state is not RowState.OPEN:
+            log.warning("nothing to do", extra={"task": name, "file_id": parsed.id, "row": state})
+            TASKS.labels(name, f"skipped_{state}").inc()
+            return {"id": parsed.id, "status": f"skipped: {state}"}
+        _count_delivery(rt, task_id, task.request.retries)
+        result = mission(rt, parsed, report)
+        report("saving")
+        rt.store.finish(parsed.id, task_id, "SUCCESS", result, overwrite=overwrite)
+    except TransientError as exc:
+        _retry_or_give_up(task, name, rt, exc)
+        message = f"{exc.message} (gave up after {task.request.retries} retries)"
+        _fail_row(rt, file_id, task_id, message, overwrite)
+        TASKS.labels(name, "failure").inc()
+        raise PermanentError(message) from None
+    except PermanentError as exc:
+        _fail_row(rt, file_id, task_id, exc.message, overwrite)
+        TASKS.labels(name, "failure").inc()
+        raise
+    except Exception:
+        log.exception("internal worker error", extra={"task": name})
+        _fail_row(rt, file_id, task_id, "internal worker error", overwrite)
+        TASKS.labels(name, "failure").inc()
+        raise PermanentError("internal worker error") from None
+    finally:
+        DURATION.labels(name).observe(time.perf_counter() - started)
+    for kind in ("prompt", "completion"):
+        LLM_TOKENS.labels(name, kind).inc(result["usage"][f"{kind}_tokens"])
+    TASKS.labels(name, "success").inc()
+    return {"id": parsed.id, "status": "SUCCESS"}
+
+
+def run_mail(task: Task[Any, Any], kwargs: dict[str, Any]) -> dict[str, bool]:
+    rt = get_runtime()
+    try:
+        parsed = parse_kwargs(MailKwargs, kwargs)
+        sent = missions.send_verification(rt, parsed, str(task.request.id))
+    except TransientError as exc:
+        _retry_or_give_up(task, MAIL, rt, exc)
+        TASKS.labels(MAIL, "failure").inc()
+        raise PermanentError(
+            f"{exc.message} (gave up after {task.request.retries} retries)"
+        ) from None
+    except PermanentError:
+        TASKS.labels(MAIL, "failure").inc()
+        raise
+    TASKS.labels(MAIL, "success" if sent else "skipped_done").inc()
+    return {"sent": sent}
+
+
+def register_tasks(app: Celery, settings: WorkerSettings) -> None:
+    """The six tasks under ``<CELERY_TASK>.<name>``."""
+
+    def analysis(name: str) -> Callable[..., dict[str, str]]:
+        def run(self: Task[Any, Any], *args: Any, **kwargs: Any) -> dict[str, str]:
+            return run_analysis(self, name, kwargs)
+
+        run.__name__ = name
+        return run
+
+    def mail(self: Task[Any, Any], *args: Any, **kwargs: Any) -> dict[str, bool]:
+        return run_mail(self, kwargs)
+
+    options: dict[str, Any] = {
+        "bind": True,
+        "throws": (MissionError,),
+        "acks_late": True,
+        "shared": False,
+    }
+    for name in ANALYSES:
+        app.task(name=settings.task_name(name), **options)(analysis(name))
+    app.task(name=settings.task_name(MAIL), **options)(mail)
