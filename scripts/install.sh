@@ -18,4 +18,10 @@ fi
 "$venv/bin/python" -m pip install -q --upgrade pip
 # torch is pinned to the CPU build that lies on these machines' disk (see pyproject.toml).
 "$venv/bin/python" -m pip install -q -e ".[dev]"
+# checkov (deploy lint) clashes with the project's pins, so it lives in a venv of its own.
+checkov=.tools/checkov
+if [ ! -x "$checkov/bin/checkov" ]; then
+  "$venv/bin/python" -m venv "$checkov"
+  "$checkov/bin/python" -m pip install -q "checkov==3.3.30"
+fi
 touch "$venv/.installed"

@@ -50,6 +50,8 @@ def create_celery(settings: WorkerSettings) -> Celery:
         task_serializer="json",
         result_serializer="json",
         task_default_queue="celery",
+        # Drops queue items that are not Celery envelopes instead of dying on them.
+        broker_transport="worker.broker:GuardedTransport",
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,

@@ -50,10 +50,12 @@ def read_media(path: Path, root: Path, max_bytes: int) -> bytes:
         raise PermanentError("media file not found") from None
     except OSError:
         raise PermanentError("media file cannot be opened") from None
+    # Checked before fdopen, which raises IsADirectoryError on a directory named a.mp3.
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise PermanentError("media path is not a regular file")
     with os.fdopen(fd, "rb") as handle:
         info = os.fstat(handle.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise PermanentError("media path is not a regular file")
         opened = Path(f"/proc/self/fd/{handle.fileno()}")
         if opened.exists():
             real = Path(os.readlink(opened))

@@ -15,6 +15,11 @@ from worker.errors import PermanentError
 
 M = TypeVar("M", bound=BaseModel)
 
+# A topic or essay title, and about four hours of transcript: anything longer is an abuse
+# of the user's LLM budget, refused before a token is spent.
+PROMPT_MAX_CHARS = 2_000
+CONTENT_MAX_CHARS = 400_000
+
 
 class _Kwargs(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
@@ -35,14 +40,14 @@ class CredentialKwargs(_Kwargs):
 
 class MediaKwargs(CredentialKwargs):
     id: str = Field(min_length=1, max_length=36)
-    file: str = Field(min_length=1)
-    prompt: str = ""
+    file: str = Field(min_length=1, max_length=4096)
+    prompt: str = Field("", max_length=PROMPT_MAX_CHARS)
 
 
 class TextKwargs(CredentialKwargs):
     id: str = Field(min_length=1, max_length=36)
-    content: str
-    prompt: str = ""
+    content: str = Field(max_length=CONTENT_MAX_CHARS)
+    prompt: str = Field("", max_length=PROMPT_MAX_CHARS)
 
 
 class MailKwargs(_Kwargs):

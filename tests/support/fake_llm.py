@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import re
 import threading
 import time
@@ -47,6 +48,8 @@ class Call:
 @dataclass
 class FakeLLMState:
     latency_s: float = 0.0
+    # Each reply waits latency_s plus up to this much more (a spread like a real API).
+    latency_jitter_s: float = 0.0
     reject_keys: set[str] = field(default_factory=set)
     failures: deque[tuple[int, dict[str, str]]] = field(default_factory=deque)
     truncations: int = 0
@@ -98,7 +101,7 @@ class _Handler(BaseHTTPRequestHandler):
             truncate = state.truncations > 0 and key not in state.reject_keys
             if truncate and failure is None:
                 state.truncations -= 1
-        time.sleep(state.latency_s)
+        time.sleep(state.latency_s + random.uniform(0.0, state.latency_jitter_s))
         status, body, headers = self._answer(request, key, failure, truncate, last_user)
         completion = body["usage"]["completion_tokens"] if status == 200 else 0
         # Recorded before the reply is written: a client that got its answer always

@@ -43,8 +43,9 @@ class TransformersWhisperEngine:
         if not (model_dir / "config.json").is_file():
             raise FileNotFoundError(f"no save_pretrained Whisper directory at {model_dir}")
         self._dtype = torch.float16 if placement.half else torch.float32
-        self._processor: Any = WhisperProcessor.from_pretrained(model_dir, local_files_only=True)
-        model: Any = WhisperForConditionalGeneration.from_pretrained(
+        # nosec B615: local_files_only, an operator-mounted directory, never the Hub.
+        self._processor: Any = WhisperProcessor.from_pretrained(model_dir, local_files_only=True)  # nosec B615
+        model: Any = WhisperForConditionalGeneration.from_pretrained(  # nosec B615
             model_dir, dtype=self._dtype, local_files_only=True, use_safetensors=True
         )
         self._model = model.to(placement.device).eval()

@@ -1,0 +1,153 @@
+"""The hostile-input corpus through the real path: raw Go-style LPUSH -> worker -> the
+real ASR and OCR services. Each case ends with the right outcome and a readable error (or
+the message is dropped), the worker keeps serving, and no secret reaches any log line."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from tests.reliability.harness import Stack, final_status, record, wait_for
+from tests.reliability.hostile import (
+    RAW_CASES,
+    ROW_CASES,
+    STALLING_CASES,
+    RawCase,
+    RowCase,
+    envelope,
+)
+from tests.support.services import free_port, running_process
+from tests.worker.conftest import GOOD_KEY, TOKEN
+
+pytestmark = [pytest.mark.services, pytest.mark.timeout(180)]
+
+
+@pytest.fixture(scope="module")
+def services(stack: Stack) -> Iterator[dict[str, str]]:
+    asr_port, ocr_port = free_port(), free_port()
+    asr_env = {"ASR_HOST": "127.0.0.1", "ASR_PORT": str(asr_port), "ASR_DEVICE": "cpu"}
+    ocr_env = {
+        "OCR_HOST": "127.0.0.1",
+        "OCR_PORT": str(ocr_port),
+        "OCR_DEVICE": "cpu",
+        "OCR_DETECTOR__CANVAS_SIZE": "320",
+    }
+    asr_url, ocr_url = f"http://127.0.0.1:{asr_port}", f"http://127.0.0.1:{ocr_port}"
+    with (
+        running_process(
+            ["python", "-m", "inference.asr_server"],
+            env=asr_env,
+            ready_url=f"{asr_url}/readyz",
+            log_path=stack.base / "asr.log",
+        ),
+        running_process(
+            ["python", "-m", "inference.ocr_server"],
+            env=ocr_env,
+            ready_url=f"{ocr_url}/readyz",
+            log_path=stack.base / "ocr.log",
+        ),
+    ):
+        yield {"INFERENCE_ASR_URL": asr_url, "INFERENCE_OCR_URL": ocr_url}
+
+
+@pytest.fixture(scope="module")
+def worker(stack: Stack, services: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    with stack.worker(concurrency=4, TASK_MAX_RETRIES="1", **services) as proc:
+        yield proc
+
+
+def still_serving(stack: Stack, proc: subprocess.Popen[bytes]) -> None:
+    assert proc.poll() is None
+    file_id, _ = stack.text_mission()
+    assert final_status(stack.env, file_id, 40) == "SUCCESS"
+
+
+@pytest.mark.parametrize("case", ROW_CASES, ids=[c.name for c in ROW_CASES])
+def test_row_case(stack: Stack, worker: subprocess.Popen[bytes], case: RowCase) -> None:
+    file_id = stack.env.add_row(case.kind)
+    task, kwargs = case.build(stack)
+    started = time.monotonic()
+    if case.escaped:
+        stack.env.redis.lpush("celery", envelope(f"tasks.{task}", {"id": file_id, **kwargs}))
+    else:
+        stack.env.push(task, {"id": file_id, **kwargs})
+    status = final_status(stack.env, file_id, 60)
+    took = time.monotonic() - started
+    _, result = stack.env.row(file_id)
+    assert result is not None
+    assert status == case.status, result
+    if case.status == "FAILURE":
+        assert case.error in result["error"]
+        assert "Traceback" not in result["error"]
+        assert stack.writes(file_id) == ["FAILURE"]
+    else:
+        assert result["prompt"] == kwargs["prompt"]  # stored verbatim, never interpreted
+    assert worker.poll() is None
+    _record(case.name, status, result.get("error", ""), took)
+
+
+@pytest.mark.parametrize("case", RAW_CASES, ids=[c.name for c in RAW_CASES])
+def test_raw_message_is_dropped(
+    stack: Stack, worker: subprocess.Popen[bytes], case: RawCase
+) -> None:
+    stack.env.redis.lpush("celery", case.raw(stack))
+    started = time.monotonic()
+    wait_for(lambda: stack.env.redis.llen("celery") == 0, 30, worker)
+    still_serving(stack, worker)
+    took = time.monotonic() - started
+    # Dropped, not parked: nothing is left for a redelivery loop.
+    wait_for(lambda: stack.unacked() == 0, 30, worker)
+    _record(case.name, "dropped", "message rejected and logged", took)
+
+
+@pytest.mark.xfail(reason="open finding: consumer idles after Celery rejects a body", strict=False)
+def test_rejected_body_does_not_stall_the_queue(
+    stack: Stack, worker: subprocess.Popen[bytes]
+) -> None:
+    stack.env.redis.lpush("celery", STALLING_CASES[1].raw(stack))
+    wait_for(lambda: stack.env.redis.llen("celery") == 0, 5, worker)
+    stack.env.redis.lpush("celery", STALLING_CASES[0].raw(stack))
+    wait_for(lambda: stack.env.redis.llen("celery") == 0, 5, worker)
+
+
+def test_no_secret_in_any_log(stack: Stack, worker: subprocess.Popen[bytes]) -> None:
+    mail = f"victim-{uuid.uuid4().hex[:8]}@example.com"
+    task_id = stack.env.push("Mail_sent", {"mail": mail})
+    assert stack.env.meta(task_id)["status"] == "SUCCESS"
+    code = stack.env.redis.get(mail)
+    assert code is not None
+    # Credential tasks with both secrets, a success and a refusal, then the header-injection
+    # mail address.
+    creds = stack.env.credentials(api_key=GOOD_KEY, token=TOKEN)
+    for task_kwargs in (
+        {"content": "Essay.", "prompt": "", **creds},
+        {"content": "Essay.", "prompt": "", **creds, "key_api_key": "garbage"},
+    ):
+        file_id = stack.env.add_row("OCR")
+        stack.env.push("OCR_predict_Text", {"id": file_id, **task_kwargs})
+        final_status(stack.env, file_id, 30)
+    bad_mail = "a@example.com\r\nBcc: evil@example.com"
+    assert stack.env.meta(stack.env.push("Mail_sent", {"mail": bad_mail}))["status"] == "FAILURE"
+    still_serving(stack, worker)
+    logs = stack.log_text() + "".join(
+        (stack.base / name).read_text(errors="replace") for name in ("asr.log", "ocr.log")
+    )
+    assert "Task tasks.Mail_sent" in logs  # the log is really captured
+    for secret in (GOOD_KEY, TOKEN, code.decode(), GOOD_KEY[-8:], TOKEN[-8:]):
+        assert secret not in logs
+    private_key = (stack.base / "private_key.pem").read_text().splitlines()[1]
+    assert private_key not in logs
+
+
+def _record(name: str, outcome: str, error: str, took: float) -> None:
+    record(
+        f"hostile input: {name}",
+        happened=f"{outcome}: {error}" if error else outcome,
+        recover_s=round(took, 2),
+        lost=0,
+        duplicates=0,
+    )
