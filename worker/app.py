@@ -30,6 +30,12 @@ class RedactTaskArguments(logging.Filter):
                 **record.args,
                 **{key: _REDACTED for key in _SENSITIVE if key in record.args},
             }
+        if record.name.startswith("celery.worker.consumer") and isinstance(record.args, tuple):
+            # Unknown or invalid task: Celery dumps the raw body (encrypted credentials,
+            # mail address) after the reason; keep only the reason.
+            record.args = tuple(
+                arg if index == 0 else _REDACTED for index, arg in enumerate(record.args)
+            )
         data = getattr(record, "data", None)
         if isinstance(data, dict) and any(key in data for key in _SENSITIVE):
             record.data = {**data, **{key: _REDACTED for key in _SENSITIVE if key in data}}

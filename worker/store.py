@@ -63,7 +63,12 @@ def create_engine(url: str) -> sa.Engine:
     """An engine for MySQL/MariaDB or SQLite, safe to share between worker threads."""
     if url.startswith("sqlite"):
         return sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-    return sa.create_engine(url, pool_pre_ping=True, pool_recycle=1800, pool_size=10)
+    # Without read/write timeouts pymysql waits forever on a connection that went silent
+    # (a blackholed network), which would pin the task until its hard time limit.
+    timeouts = {"connect_timeout": 10, "read_timeout": 30, "write_timeout": 30}
+    return sa.create_engine(
+        url, pool_pre_ping=True, pool_recycle=1800, pool_size=10, connect_args=timeouts
+    )
 
 
 def create_schema(engine: sa.Engine) -> None:

@@ -16,7 +16,7 @@ from tests.deploy.manifests import (
     pod_specs,
     render,
 )
-from tests.deploy.settings_env import accepted_env_names, unknown_env_names
+from tests.support.settings_env import accepted_env_names, unknown_env_names
 
 # Container (and compose service) name -> the one settings class of that process.
 SETTINGS = {
