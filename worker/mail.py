@@ -35,6 +35,8 @@ class SmtpConfig:
     password: str | None
     sender: str
     timeout_s: float
+    # A private relay's CA bundle; None trusts the system's CAs.
+    ca_file: str | None = None
 
 
 def new_code(length: int = 6) -> str:
@@ -83,7 +85,7 @@ It expires in {ttl_minutes} minutes. If you did not ask for it, ignore this mail
 
 def send(config: SmtpConfig, message: EmailMessage) -> None:
     """Deliver over SMTP; refused recipients are permanent, everything else transient."""
-    context = ssl.create_default_context()
+    context = ssl.create_default_context(cafile=config.ca_file)
     try:
         if config.security == "ssl":
             client: smtplib.SMTP = smtplib.SMTP_SSL(

@@ -60,6 +60,7 @@ class Runtime:
             password=_secret(s.smtp_password),
             sender=s.smtp_sender,
             timeout_s=s.smtp_timeout_s,
+            ca_file=s.smtp_ca_file,
         )
 
 

@@ -76,6 +76,7 @@ class WorkerSettings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_sender: str = "Study-Savvy <no-reply@study-savvy.com>"
     smtp_timeout_s: float = Field(30.0, gt=0)
+    smtp_ca_file: str | None = None
     mail_code_ttl_s: int = Field(600, ge=1)
 
     # Observability.

@@ -196,3 +196,19 @@ def require(condition: bool, message: str) -> None:
     """Input validation inside ``decode``: a failed check is that request's error."""
     if not condition:
         raise InvalidRequest(message)
+
+
+def rgb_image(image: Any, *, min_side: int) -> Any:
+    """Validate one request's IMAGE tensor: uint8, height x width x 3 (RGB), contiguous."""
+    import numpy as np
+
+    if image is None:
+        raise InvalidRequest("IMAGE is required")
+    require(image.dtype == np.uint8, "IMAGE must be UINT8")
+    require(image.ndim == 3 and image.shape[2] == 3, "IMAGE must be height x width x 3 (RGB)")
+    height, width = image.shape[:2]
+    require(
+        height >= min_side and width >= min_side,
+        f"IMAGE is smaller than {min_side}x{min_side} pixels",
+    )
+    return np.ascontiguousarray(image)

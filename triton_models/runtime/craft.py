@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from inference.errors import InvalidRequest
 from inference.logs import configure_logging
 from inference.ocr_server.detectors.postprocess import FloatArray, Thresholds
 from triton_models.runtime.common import (
@@ -26,6 +25,7 @@ from triton_models.runtime.common import (
     require,
     resolve_weights,
     respond,
+    rgb_image,
 )
 
 log = logging.getLogger(__name__)
@@ -35,14 +35,9 @@ MAX_PAGE_PIXELS = 50_000_000
 
 def page_image(image: np.ndarray | None) -> npt.NDArray[np.uint8]:
     """Validate one request's IMAGE: an upright RGB page, uint8, height x width x 3."""
-    if image is None:
-        raise InvalidRequest("IMAGE is required")
-    require(image.dtype == np.uint8, "IMAGE must be UINT8")
-    require(image.ndim == 3 and image.shape[2] == 3, "IMAGE must be height x width x 3 (RGB)")
-    height, width = image.shape[:2]
-    require(height >= 8 and width >= 8, "IMAGE is smaller than 8x8 pixels")
-    require(height * width <= MAX_PAGE_PIXELS, "IMAGE has too many pixels")
-    return np.ascontiguousarray(image)
+    page: npt.NDArray[np.uint8] = rgb_image(image, min_side=8)
+    require(page.shape[0] * page.shape[1] <= MAX_PAGE_PIXELS, "IMAGE has too many pixels")
+    return page
 
 
 def boxes_tensor(quads: list[FloatArray]) -> npt.NDArray[np.float32]:

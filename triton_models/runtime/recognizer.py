@@ -16,7 +16,6 @@ import numpy as np
 import numpy.typing as npt
 
 from inference.device import Placement
-from inference.errors import InvalidRequest
 from inference.logs import configure_logging
 from inference.ocr_server.recognizers import LineRecognizer, Recognition
 from triton_models.runtime.common import (
@@ -28,6 +27,7 @@ from triton_models.runtime.common import (
     require,
     resolve_weights,
     respond,
+    rgb_image,
 )
 
 log = logging.getLogger(__name__)
@@ -37,14 +37,9 @@ MAX_CROP_SIDE = 8192
 
 def line_crop(image: np.ndarray | None) -> npt.NDArray[np.uint8]:
     """Validate one request's IMAGE: uint8, height x width x 3 (RGB)."""
-    if image is None:
-        raise InvalidRequest("IMAGE is required")
-    require(image.dtype == np.uint8, "IMAGE must be UINT8")
-    require(image.ndim == 3 and image.shape[2] == 3, "IMAGE must be height x width x 3 (RGB)")
-    height, width = image.shape[:2]
-    require(height >= 2 and width >= 2, "IMAGE is smaller than 2x2 pixels")
-    require(max(height, width) <= MAX_CROP_SIDE, f"IMAGE is larger than {MAX_CROP_SIDE} pixels")
-    return np.ascontiguousarray(image)
+    crop: npt.NDArray[np.uint8] = rgb_image(image, min_side=2)
+    require(max(crop.shape[:2]) <= MAX_CROP_SIDE, f"IMAGE is larger than {MAX_CROP_SIDE} pixels")
+    return crop
 
 
 class RecognizerModel:
