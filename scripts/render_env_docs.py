@@ -25,8 +25,8 @@ def sections() -> list[tuple[str, str]]:
 def readme_block() -> str:
     parts = []
     for _, text in sections():
-        # Each file starts with a level-1 title; inside the README it is a level-3 one.
-        parts.append(re.sub(r"^# ", "### ", text, count=1))
+        # Inside the README's "Configuration" section every heading goes two levels down.
+        parts.append(re.sub(r"^(#+) ", r"\1## ", text, flags=re.MULTILINE))
     return "\n\n".join(parts)
 
 
