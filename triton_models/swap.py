@@ -1,7 +1,7 @@
 """Hot swap one model version on a live Triton, without a restart and without a failed request.
 
     python -m triton_models.swap MODEL --version N [--repository DIR] [--source DIR]
-        [--url 127.0.0.1:8000]
+        [--url 127.0.0.1:8000] [--admin-key-file FILE]
 
 1. place: copy ``--source`` (or the serving version's folder) to ``DIR/MODEL/N``;
 2. load: the served versions plus N, through the repository API with a config override,
@@ -48,6 +48,30 @@ SMOKE_DIM = 64
 
 class SwapError(RuntimeError):
     """The swap stopped; the versions that served before still serve."""
+
+
+class AdminClient:
+    """A tritonclient HTTP client that sends Triton's ``admin-key`` header with each call
+    the swap makes, for servers started with ``--http-restricted-api=model-repository:...``.
+    """
+
+    _CALLS = frozenset(
+        {"get_model_repository_index", "get_model_config", "load_model", "is_model_ready", "infer"}
+    )
+
+    def __init__(self, client: Any, admin_key: str) -> None:
+        self._client = client
+        self._headers = {"admin-key": admin_key}
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if name not in self._CALLS:
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return attribute(*args, headers=self._headers, **kwargs)
+
+        return call
 
 
 def served_versions(client: Any, model: str) -> list[int]:
@@ -183,13 +207,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--url", default="127.0.0.1:8000", help="Triton HTTP host:port")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for ready")
+    parser.add_argument(
+        "--admin-key-file",
+        type=Path,
+        default=None,
+        help="file holding the admin key of a Triton whose repository API is restricted",
+    )
     args = parser.parse_args(argv)
     configure_logging("INFO")
     import tritonclient.http as httpclient
+    from tritonclient.utils import InferenceServerException
 
-    client = httpclient.InferenceServerClient(
+    raw = httpclient.InferenceServerClient(
         args.url, network_timeout=args.timeout, connection_timeout=args.timeout
     )
+    client: Any = raw
+    if args.admin_key_file is not None:
+        client = AdminClient(raw, args.admin_key_file.read_text().strip())
     try:
         retired = swap(
             client,
@@ -202,8 +236,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SwapError as exc:
         log.error("swap refused", extra={"model": args.model, "reason": str(exc)})
         return 1
+    except InferenceServerException as exc:  # e.g. the repository API refused us
+        log.error("triton refused", extra={"model": args.model, "reason": _reason(exc)})
+        return 1
     finally:
-        client.close()
+        raw.close()
     log.info("swapped", extra={"model": args.model, "version": args.version, "retired": retired})
     return 0
 

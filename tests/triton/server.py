@@ -4,7 +4,7 @@ scripts/triton_start.sh on free ports with explicit model control."""
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,7 +66,9 @@ class TritonServer:
 
 
 @contextmanager
-def start_triton(repository: Path, weights: Path, log: Path) -> Iterator[TritonServer]:
+def start_triton(
+    repository: Path, weights: Path, log: Path, extra_args: Sequence[str] = ()
+) -> Iterator[TritonServer]:
     ensure_triton_local()
     server = TritonServer(free_port(), free_port(), free_port(), repository, weights, log)
     args = [
@@ -80,6 +82,8 @@ def start_triton(repository: Path, weights: Path, log: Path) -> Iterator[TritonS
         str(server.grpc_port),
         "--metrics-port",
         str(server.metrics_port),
+        "--",
+        *extra_args,
     ]
     env = {"TRITON_MODELS_WEIGHTS_ROOT": str(weights), "OMP_NUM_THREADS": "1"}
     with running_process(args, env=env, ready_url=f"{server.base}/v2/health/ready", log_path=log):

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tests.triton import media
 from tests.triton.conftest import SWAP_MODEL
-from tests.triton.server import TritonServer
+from tests.triton.server import TritonServer, start_triton
 from triton_models import swap
+from triton_models.repository import write_model
 
 
 @dataclass
@@ -101,3 +104,33 @@ def test_hot_swap_under_load_then_broken_version_is_refused(triton: TritonServer
         assert swap.served_versions(admin, SWAP_MODEL) == [2]
         assert admin.is_model_ready(SWAP_MODEL)
     assert ask(triton, crop) == ("2", v2_text)
+
+
+def test_swap_on_a_restricted_repository_api_needs_the_admin_key(
+    tmp_path: Path, weights_root: Path
+) -> None:
+    """Production Triton restricts load/unload to callers with the admin key."""
+    repository = tmp_path / "repository"
+    write_model(
+        repository,
+        "crnn",
+        name=SWAP_MODEL,
+        kind="KIND_CPU",
+        parameters={"weights": f"{SWAP_MODEL}/{{version}}"},
+    )
+    admin_key = f"key-{secrets.token_hex(8)}"
+    key_file = tmp_path / "admin.key"
+    key_file.write_text(admin_key + "\n")
+    restricted = [f"--http-restricted-api=model-repository:admin-key={admin_key}"]
+    with start_triton(repository, weights_root, tmp_path / "triton.log", restricted) as server:
+        with server.client() as client:
+            client.load_model(SWAP_MODEL, headers={"admin-key": admin_key})
+        args = [SWAP_MODEL, "--version", "2", "--repository", str(repository), "--url", server.url]
+
+        assert swap.main(args) == 1  # no key: refused before anything is placed
+        assert not (repository / SWAP_MODEL / "2").exists()
+
+        assert swap.main([*args, "--admin-key-file", str(key_file)]) == 0
+        with server.client() as client:
+            admin = swap.AdminClient(client, admin_key)
+            assert swap.served_versions(admin, SWAP_MODEL) == [2]
