@@ -1,15 +1,25 @@
-"""The Redis broker transport, hardened against malformed messages on the queue.
+"""The Redis broker transport, hardened against malformed messages on the task queue.
 
-Anything that can LPUSH to ``celery`` can put bytes there that are not a Celery
-envelope. Stock kombu parses them inside its poll loop, so a single ``not json`` item
-stops the whole worker ("Unrecoverable error: JSONDecodeError"). This transport drops
-such an item with one log line (no content: it may carry credentials) and keeps serving.
-Well-formed envelopes with a bad body (not base64, not JSON, unknown task) still reach
-Celery, which rejects them itself.
+Anything that can LPUSH to ``celery`` can put bytes there that are not a Celery task
+message. Stock kombu and Celery handle some of them badly:
+
+* an item that is not JSON stops the whole worker inside kombu's poll loop
+  ("Unrecoverable error: JSONDecodeError");
+* a well-formed envelope whose body is not ``[args, kwargs, embed]`` raises inside
+  Celery's strategy after kombu has recorded the delivery, so the message is neither
+  acked nor rejected: it holds a prefetch slot and comes back after every visibility
+  timeout, and a few of them starve the worker.
+
+This transport checks every item on the task queue before kombu records the delivery,
+and drops what is not a protocol-2 JSON task message with one log line (no content: it
+may carry credentials). Remote-control (pidbox) and event traffic is left alone.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import logging
 from queue import Empty
 from typing import Any
@@ -18,6 +28,8 @@ from kombu.transport import redis as kombu_redis
 
 log = logging.getLogger(__name__)
 
+# contract.md section 1: the backend pushes onto the default queue only.
+TASK_QUEUES = frozenset({"celery"})
 _HEADERS = ("task", "id")
 
 
@@ -32,6 +44,33 @@ def is_envelope(message: Any) -> bool:
         return False
     info = properties.get("delivery_info")
     return isinstance(properties.get("delivery_tag"), str) and isinstance(info, dict)
+
+
+def is_task_message(message: Any) -> bool:
+    """An envelope with a JSON, UTF-8 body of ``[args: list, kwargs: dict, embed: dict]``."""
+    if not is_envelope(message):
+        return False
+    if message.get("content-type") != "application/json":
+        return False
+    if str(message.get("content-encoding", "utf-8")).lower() not in {"utf-8", "utf8"}:
+        return False
+    body: str = message["body"]
+    try:
+        raw = (
+            base64.b64decode(body, validate=True)
+            if message["properties"].get("body_encoding") == "base64"
+            else body.encode()
+        )
+        decoded = json.loads(raw.decode("utf-8"))
+    except (binascii.Error, UnicodeError, ValueError):
+        return False
+    return (
+        isinstance(decoded, list)
+        and len(decoded) == 3
+        and isinstance(decoded[0], list)
+        and isinstance(decoded[1], dict)
+        and isinstance(decoded[2], dict)
+    )
 
 
 class MalformedMessage(Exception):
@@ -53,7 +92,9 @@ class GuardedTransport(kombu_redis.Transport):  # type: ignore[misc]
     Channel = GuardedChannel
 
     def _deliver(self, message: Any, queue: str) -> None:
-        if not is_envelope(message):
-            log.error("dropped a queue item that is not a Celery message", extra={"queue": queue})
+        if queue in TASK_QUEUES and not is_task_message(message):
+            log.error(
+                "dropped a queue item that is not a Celery task message", extra={"queue": queue}
+            )
             raise MalformedMessage
         super()._deliver(message, queue)  # type: ignore[no-untyped-call]

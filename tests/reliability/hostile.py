@@ -221,12 +221,13 @@ RAW_CASES = [
     RawCase("body not JSON", lambda s: envelope("tasks.OCR_predict_Text", {}, _set("body", b64(b"\xff\xfe garbage")))),
 ]  # fmt: skip
 
-# Open finding (docs/reliability.md): Celery drops these ("Can't decode message body",
-# "invalid task message"), but its consumer then takes nothing from the queue until the
-# next item arrives. Tracked by an xfail test, not run as part of the corpus.
-STALLING_CASES = [
+# Envelopes whose body Celery itself would choke on after kombu recorded the delivery
+# (a leaked prefetch slot, redelivered forever): worker.broker drops them first.
+REJECTED_BODY_CASES = [
     RawCase("body is an object", lambda s: envelope("tasks.OCR_predict_Text", {}, _set("body", b64(b'{"a": 1}')))),
     RawCase("non-UTF-8 body", lambda s: envelope("tasks.OCR_predict_Text", {}, _set("body", b64(b'[[], {"content": "\xff\xfe"}, {}]')))),
     RawCase("pickle content type", lambda s: envelope("tasks.OCR_predict_Text", {}, _set("content-type", "application/x-python-serialize"))),
     RawCase("task header not a string", lambda s: envelope("tasks.OCR_predict_Text", {}, _header("task", ["x"]))),
 ]  # fmt: skip
+
+RAW_CASES += REJECTED_BODY_CASES
