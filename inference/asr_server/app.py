@@ -16,6 +16,7 @@ from inference.asr_server import routes
 from inference.asr_server.engines import create_engine
 from inference.asr_server.serving import TranscriptionService
 from inference.asr_server.settings import AsrSettings
+from inference.batcher import model_thread
 from inference.http import bearer_guard, error_response, health_router, install_error_handlers
 
 log = logging.getLogger(__name__)
@@ -23,11 +24,13 @@ log = logging.getLogger(__name__)
 
 async def _load(app: FastAPI, settings: AsrSettings) -> None:
     """Load the engine off the event loop; /healthz answers meanwhile, /readyz says 503."""
+    thread = model_thread("asr")  # loads the engine and runs every batch
     try:
-        engine = await asyncio.to_thread(create_engine, settings)
-        service = TranscriptionService(engine, settings)
+        engine = await asyncio.get_running_loop().run_in_executor(thread, create_engine, settings)
+        service = TranscriptionService(engine, settings, thread)
         await service.start()
     except Exception as exc:
+        thread.shutdown(wait=False)
         # Logged by type only: messages of loader errors can quote paths the operator set.
         log.error("engine failed to load", extra={"engine": settings.engine}, exc_info=exc)
         return

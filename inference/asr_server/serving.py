@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,8 +62,11 @@ class TranscriptionResult:
 
 
 class TranscriptionService:
-    def __init__(self, engine: AsrEngine, settings: AsrSettings) -> None:
+    def __init__(
+        self, engine: AsrEngine, settings: AsrSettings, model_thread: ThreadPoolExecutor
+    ) -> None:
         self.engine = engine
+        self._model_thread = model_thread
         self._settings = settings
         self._limits = AudioLimits(
             max_bytes=settings.max_upload_bytes, max_seconds=settings.max_audio_seconds
@@ -75,6 +79,7 @@ class TranscriptionService:
             max_batch_size=batch.max_batch_size,
             max_wait_ms=batch.max_wait_ms,
             max_queue=batch.max_queue,
+            executor=model_thread,
         )
         self._max_queue = batch.max_queue
 
@@ -83,7 +88,8 @@ class TranscriptionService:
 
     async def stop(self) -> None:
         await self.batcher.stop()
-        self.engine.close()
+        await asyncio.get_running_loop().run_in_executor(self._model_thread, self.engine.close)
+        self._model_thread.shutdown(wait=True)
 
     async def transcribe(self, request: TranscriptionRequest) -> TranscriptionResult:
         options = DecodeOptions(

@@ -26,7 +26,7 @@ def create_app(settings: OcrSettings | None = None) -> FastAPI:
 
     async def load_models(app: FastAPI) -> None:
         try:
-            service = await asyncio.to_thread(OcrService.load, settings)
+            service = await OcrService.load(settings)
         except Exception:
             # The server stays up and unready: the log says why, /readyz says 503.
             log.exception("loading the OCR models failed")

@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 from prometheus_client import Histogram
 
-from inference.batcher import BatcherStats, DynamicBatcher
+from inference.batcher import BatcherStats, DynamicBatcher, model_thread
 from inference.device import choose_placement
 from inference.images import ImageLimits, decode_image
 from inference.ocr_server.detectors import PageDetector, create_detector
@@ -64,7 +65,11 @@ class OcrService:
     """Owns the models and their batchers; ``read`` is safe to call concurrently."""
 
     def __init__(
-        self, detector: PageDetector, recognizer: LineRecognizer, settings: OcrSettings
+        self,
+        detector: PageDetector,
+        recognizer: LineRecognizer,
+        settings: OcrSettings,
+        model_thread: ThreadPoolExecutor,
     ) -> None:
         self.detector = detector
         self.recognizer = recognizer
@@ -76,6 +81,7 @@ class OcrService:
             max_batch_size=detect_batch.max_batch_size,
             max_wait_ms=detect_batch.max_wait_ms,
             max_queue=detect_batch.max_queue,
+            executor=model_thread,
         )
         self._recognize: DynamicBatcher[Page, Recognition] = DynamicBatcher(
             "ocr_recognize",
@@ -83,15 +89,23 @@ class OcrService:
             max_batch_size=settings.batch.max_batch_size,
             max_wait_ms=settings.batch.max_wait_ms,
             max_queue=settings.batch.max_queue,
+            executor=model_thread,
         )
+        self._model_thread = model_thread
 
     @classmethod
-    def load(cls, settings: OcrSettings) -> OcrService:
-        """Load both models (blocking: call it off the event loop)."""
+    async def load(cls, settings: OcrSettings) -> OcrService:
+        """Load both models on the service's model thread, where every batch runs too."""
+        thread = model_thread("ocr")
         placement = choose_placement(settings.device)
-        return cls(
-            create_detector(settings, placement), create_recognizer(settings, placement), settings
-        )
+        loop = asyncio.get_running_loop()
+        try:
+            detector = await loop.run_in_executor(thread, create_detector, settings, placement)
+            recognizer = await loop.run_in_executor(thread, create_recognizer, settings, placement)
+        except BaseException:
+            thread.shutdown(wait=False)
+            raise
+        return cls(detector, recognizer, settings, thread)
 
     async def start(self) -> None:
         await self._detect.start()
@@ -100,6 +114,7 @@ class OcrService:
     async def stop(self) -> None:
         await self._detect.stop()
         await self._recognize.stop()
+        self._model_thread.shutdown(wait=True)
 
     @property
     def batch_stats(self) -> dict[str, BatcherStats]:

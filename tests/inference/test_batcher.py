@@ -172,3 +172,26 @@ async def test_metrics_are_exported() -> None:
     assert count is not None
     assert count >= 1
     assert total == 4
+
+
+async def test_batchers_of_one_service_share_its_model_thread() -> None:
+    from inference.batcher import model_thread
+
+    thread = model_thread("svc")
+    first, second = RecordingModel(), RecordingModel()
+    a = await started(
+        DynamicBatcher("t11", first, max_batch_size=2, max_wait_ms=1, executor=thread)
+    )
+    b = await started(
+        DynamicBatcher("t12", second, max_batch_size=2, max_wait_ms=1, executor=thread)
+    )
+    try:
+        assert await a.submit(1) == 2
+        assert await b.submit(2) == 4
+        await a.stop()  # a shared thread outlives the batchers that use it
+        assert await b.submit(3) == 6
+    finally:
+        await b.stop()
+        thread.shutdown()
+    assert first.threads == second.threads
+    assert len(first.threads) == 1
