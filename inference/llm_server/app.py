@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
+from inference.batcher import model_thread
 from inference.http import bearer_guard, health_router, install_error_handlers
 from inference.llm_server.api_router import router
 from inference.llm_server.engine import TransformersChatEngine
@@ -37,13 +38,16 @@ def load_engine(settings: LlmSettings) -> TransformersChatEngine:
 def create_app(settings: LlmSettings | None = None) -> FastAPI:
     settings = settings or LlmSettings()
     service = ChatService(settings)
+    thread = model_thread("llm")  # loads the model and runs every generation
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # Loading takes ~15 s on a small CPU: /healthz answers meanwhile and /readyz says 503.
         async def load() -> None:
+            loop = asyncio.get_running_loop()
             try:
-                await service.attach(await asyncio.to_thread(load_engine, settings))
+                engine = await loop.run_in_executor(thread, load_engine, settings)
+                await service.attach(engine, thread)
             except Exception:
                 log.exception("the language model failed to load")
 
@@ -54,6 +58,7 @@ def create_app(settings: LlmSettings | None = None) -> FastAPI:
             loading.cancel()
             await asyncio.gather(loading, return_exceptions=True)
             await service.close()
+            thread.shutdown(wait=True)
 
     app = FastAPI(title="Study-Savvy local LLM", lifespan=lifespan)
     app.state.chat = service

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from prometheus_client import Counter
@@ -41,7 +42,8 @@ class ChatService:
     def ready(self) -> bool:
         return self._batcher is not None
 
-    async def attach(self, engine: ChatEngine) -> None:
+    async def attach(self, engine: ChatEngine, model_thread: ThreadPoolExecutor) -> None:
+        """Serve ``engine``; every generation runs on ``model_thread``, where it loaded."""
         batch = self._settings.batch
         batcher: DynamicBatcher[GenerationJob, Generation] = DynamicBatcher(
             "llm",
@@ -49,6 +51,7 @@ class ChatService:
             max_batch_size=batch.max_batch_size,
             max_wait_ms=batch.max_wait_ms,
             max_queue=batch.max_queue,
+            executor=model_thread,
         )
         await batcher.start()
         self._engine, self._batcher = engine, batcher
