@@ -89,8 +89,13 @@ def test_cut_resets_open_connections_and_refuses_new_ones(proxy: TcpProxy) -> No
     proxy.cut()
     assert is_dead(sock)
     sock.close()
-    with connect(proxy) as fresh:
-        assert is_dead(fresh, tries=1)
+    try:
+        fresh = connect(proxy)
+    except ConnectionError:
+        pass  # the reset can land during the handshake: refused all the same
+    else:
+        with fresh:
+            assert is_dead(fresh, tries=1)
     assert proxy.stats.refused >= 1
     proxy.heal()
     with connect(proxy) as healed:
