@@ -12,6 +12,7 @@ Outcome policy, the same for every task:
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
@@ -42,6 +43,7 @@ ANALYSES: dict[str, tuple[type[MediaKwargs] | type[TextKwargs], Mission, bool]] 
 }
 MAIL = "Mail_sent"
 DELIVERIES = "studysavvy:deliveries:"
+COMPUTED = "studysavvy:computed:"
 REDACTED = "{'…': 'redacted'}"
 
 
@@ -107,6 +109,31 @@ def _count_delivery(rt: Runtime, task_id: str, retries: int) -> None:
         log.warning("redelivered mission", extra={"task_id": task_id, "delivery": deliveries})
 
 
+def _computed(rt: Runtime, task_id: str) -> dict[str, Any] | None:
+    """A result this task computed on an earlier try whose save failed (MySQL down)."""
+    try:
+        kept = rt.redis.get(COMPUTED + task_id)
+    except redis.RedisError:
+        return None
+    return json.loads(kept) if kept else None
+
+
+def _keep_computed(rt: Runtime, task_id: str, result: dict[str, Any]) -> None:
+    """Keep the result until it is saved, so a retry does not spend the user's LLM budget
+    again; it holds transcript and answers, never credentials."""
+    try:
+        rt.redis.set(COMPUTED + task_id, json.dumps(result), ex=rt.settings.visibility_timeout_s)
+    except redis.RedisError:
+        log.warning("could not keep the computed result", extra={"task_id": task_id})
+
+
+def _forget_computed(rt: Runtime, task_id: str) -> None:
+    try:
+        rt.redis.delete(COMPUTED + task_id)
+    except redis.RedisError:  # it expires on its own
+        log.warning("could not drop the computed result", extra={"task_id": task_id})
+
+
 def _fail_row(
     rt: Runtime, file_id: str | None, task_id: str, message: str, overwrite: bool
 ) -> None:
@@ -135,9 +162,13 @@ def run_analysis(task: Task[Any, Any], name: str, kwargs: dict[str, Any]) -> dic
             TASKS.labels(name, f"skipped_{state}").inc()
             return {"id": parsed.id, "status": f"skipped: {state}"}
         _count_delivery(rt, task_id, task.request.retries)
-        result = mission(rt, parsed, report)
+        result = _computed(rt, task_id)
+        if result is None:
+            result = mission(rt, parsed, report)
+            _keep_computed(rt, task_id, result)
         report("saving")
         rt.store.finish(parsed.id, task_id, "SUCCESS", result, overwrite=overwrite)
+        _forget_computed(rt, task_id)
     except TransientError as exc:
         _retry_or_give_up(task, name, rt, exc)
         message = f"{exc.message} (gave up after {task.request.retries} retries)"

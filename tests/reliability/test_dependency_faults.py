@@ -81,9 +81,12 @@ def test_mysql_unreachable_for_10s_at_save_time(
     missions = [stack.text_mission() for _ in range(3)]
     recovered, statuses = outage(stack, stack.db_proxy, "cut", missions)
     assert statuses == ["SUCCESS"] * len(missions)
+    # The retry saved the result computed before the outage: the LLM was asked once.
+    assert [stack.calls_for(file_id) for file_id, _ in missions] == [1] * len(missions)
     record(
         "MySQL unreachable 10 s at save time",
-        happened="the save failed, the task retried with backoff and saved once MySQL was back",
+        happened="the save failed, the task retried with backoff and saved the result it had "
+        "computed (one LLM call per mission) once MySQL was back",
         recover_s=round(recovered, 2),
         lost=0,
         duplicates=check_once(stack, missions),
