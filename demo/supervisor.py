@@ -150,6 +150,7 @@ class Supervisor:
             # Pool threads or grandchildren may outlive the leader; the group goes anyway.
             _signal_group(child.proc, signal.SIGKILL)
             child.proc.wait()
+            _wait_group_gone(child.proc.pid, timeout=5.0)
         self.children.clear()
 
     def pids(self) -> list[int]:
@@ -161,6 +162,27 @@ def _answers(url: str) -> bool:
         return httpx.get(url, timeout=2.0).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def _running_in_group(pgid: int) -> list[int]:
+    """Live (not zombie) processes of a process group, from /proc (Linux)."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            # The command may contain spaces; the fields after its closing parenthesis do not.
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                members.append(int(stat.parent.name))
+    return members
+
+
+def _wait_group_gone(pgid: int, timeout: float) -> None:
+    """SIGKILL is delivered asynchronously: return once the group has really died."""
+    deadline = time.monotonic() + timeout
+    while _running_in_group(pgid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if left := _running_in_group(pgid):
+        log.warning("processes outlived SIGKILL", extra={"pids": left})
 
 
 def _signal_group(proc: subprocess.Popen[bytes], signum: int) -> None:
