@@ -57,8 +57,6 @@ class TritonWhisperEngine:
         client.wait_ready()
         (probe,) = client.infer_many([{"AUDIO": _PROBE.reshape(1, -1)}], OUTPUTS)
         self.multilingual = bool(probe["MULTILINGUAL"].reshape(-1)[0])
-        # The factory runs on a loader thread; batches come from the batcher's own thread.
-        client.close()
         log.info(
             "triton whisper engine ready",
             extra={"model": client.model, "multilingual": self.multilingual},

@@ -27,7 +27,6 @@ class TritonDetector:
         self.name = f"triton:{client.model}"
         self._client = client
         client.wait_ready()
-        client.close()  # built on a loader thread; batches come from the batcher's thread
 
     def detect(self, pages: list[npt.NDArray[np.uint8]]) -> list[list[FloatArray]]:
         items = [{"IMAGE": np.ascontiguousarray(page)[np.newaxis]} for page in pages]

@@ -27,7 +27,6 @@ class TritonRecognizer:
         self.name = f"triton:{client.model}"
         self._client = client
         client.wait_ready()
-        client.close()  # built on a loader thread; batches come from the batcher's thread
 
     def recognize(self, crops: list[npt.NDArray[np.uint8]]) -> list[Recognition]:
         items = [{"IMAGE": np.ascontiguousarray(_rgb(crop))[np.newaxis]} for crop in crops]
