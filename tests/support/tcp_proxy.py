@@ -227,12 +227,14 @@ class TcpProxy:
                 await self._flowing.wait()
                 if writer.is_closing():
                     break
-                writer.write(data)
-                await writer.drain()
+                # Counted before the write: the peer may read these bytes (and the test
+                # check the stats) before drain() hands control back to this coroutine.
                 if up:
                     self.stats.bytes_up += len(data)
                 else:
                     self.stats.bytes_down += len(data)
+                writer.write(data)
+                await writer.drain()
         except (ConnectionError, OSError):
             pass
         finally:
