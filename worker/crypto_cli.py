@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -24,8 +25,11 @@ from worker.crypto import encrypt_v1, encrypt_v2
 def keygen(private: Path, public: Path, bits: int) -> None:
     key = RSA.generate(bits)
     private.parent.mkdir(parents=True, exist_ok=True)
-    private.write_bytes(key.export_key("PEM"))
-    private.chmod(0o600)
+    # Created 0600 from the start: no moment where another user could read it.
+    descriptor = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as out:
+        out.write(key.export_key("PEM"))
+    private.chmod(0o600)  # an existing file keeps its old mode through O_CREAT
     public.write_bytes(key.public_key().export_key("PEM"))
 
 

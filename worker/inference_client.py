@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from inference.errors import Outcome, outcome_for_status
+from worker.deadline import Deadline
 from worker.errors import PermanentError, TransientError
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ class InferenceClient:
     def __init__(self, service: str, base_url: str, token: str | None, timeout_s: float) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.service = service
+        self._timeout_s = timeout_s
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"),
             headers=headers,
@@ -43,10 +45,24 @@ class InferenceClient:
     def close(self) -> None:
         self._http.close()
 
-    def _post(self, path: str, filename: str, data: bytes, form: dict[str, str]) -> Any:
+    def _post(
+        self,
+        path: str,
+        filename: str,
+        data: bytes,
+        form: dict[str, str],
+        deadline: Deadline | None,
+    ) -> Any:
+        doing = f"waiting for the {self.service} service"
+        read_s = self._timeout_s if deadline is None else deadline.timeout_s(self._timeout_s, doing)
+        timeout = httpx.Timeout(read_s, connect=min(10.0, read_s))
         try:
-            response = self._http.post(path, files={"file": (filename, data)}, data=form)
+            response = self._http.post(
+                path, files={"file": (filename, data)}, data=form, timeout=timeout
+            )
         except httpx.TransportError:
+            if deadline is not None:
+                deadline.check(doing)
             raise TransientError(f"{self.service} service is unreachable or timed out") from None
         if response.status_code == 200:
             try:
@@ -62,12 +78,13 @@ class InferenceClient:
             raise TransientError(message)
         raise PermanentError(message)
 
-    def transcribe(self, filename: str, data: bytes) -> str:
+    def transcribe(self, filename: str, data: bytes, deadline: Deadline | None = None) -> str:
         """Traditional Chinese transcript of an audio file (OpenAI audio API)."""
-        body = self._post("/v1/audio/transcriptions", filename, data, {"response_format": "json"})
+        form = {"response_format": "json"}
+        body = self._post("/v1/audio/transcriptions", filename, data, form, deadline)
         return str(body.get("text", "")) if isinstance(body, dict) else ""
 
-    def recognize(self, filename: str, data: bytes) -> str:
+    def recognize(self, filename: str, data: bytes, deadline: Deadline | None = None) -> str:
         """The text of an essay photo, lines joined by newlines."""
-        body = self._post("/v1/ocr", filename, data, {})
+        body = self._post("/v1/ocr", filename, data, {}, deadline)
         return str(body.get("text", "")) if isinstance(body, dict) else ""

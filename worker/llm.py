@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import openai
 
+from worker.deadline import Deadline
 from worker.errors import PermanentError, TransientError
 
 log = logging.getLogger(__name__)
@@ -30,8 +31,9 @@ R = TypeVar("R")
 
 @dataclass(frozen=True)
 class Credentials:
-    api_key: str | None
-    access_token: str | None
+    # repr=False: a traceback, log line or assert that shows this object shows no secret.
+    api_key: str | None = field(repr=False)
+    access_token: str | None = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -49,8 +51,9 @@ class Endpoints:
 @dataclass
 class Route:
     name: str
-    client: openai.OpenAI
+    client: openai.OpenAI = field(repr=False)
     model: str = field(default="")
+    timeout_s: float = 600.0
 
 
 @dataclass
@@ -90,12 +93,13 @@ def build_routes(
         client = openai.OpenAI(
             api_key=credentials.access_token, base_url=endpoints.token_base_url, **common
         )
-        routes.append(Route("access_token", client, endpoints.token_model or endpoints.api_model))
+        model = endpoints.token_model or endpoints.api_model
+        routes.append(Route("access_token", client, model, endpoints.timeout_s))
     if credentials.api_key:
         client = openai.OpenAI(
             api_key=credentials.api_key, base_url=endpoints.api_base_url, **common
         )
-        routes.append(Route("api_key", client, endpoints.api_model))
+        routes.append(Route("api_key", client, endpoints.api_model, endpoints.timeout_s))
     if not routes:
         raise PermanentError("no usable LLM credential: provide an OpenAI API key")
     return routes
@@ -122,8 +126,10 @@ class ChatSession:
         continue_prompt: str,
         max_continuations: int,
         concurrency: int,
+        deadline: Deadline | None = None,
     ) -> None:
         self._routes = list(routes)
+        self._deadline = deadline
         self._current = 0
         self._lock = threading.Lock()
         self._continue_prompt = continue_prompt
@@ -146,14 +152,19 @@ class ChatSession:
                 with self._lock:
                     self._current = max(self._current, index + 1)
             except openai.OpenAIError as exc:
+                if self._deadline is not None:
+                    self._deadline.check("waiting for the LLM")
                 raise _classify(exc) from None
 
     def _complete_on(self, route: Route, messages: Sequence[Message], max_tokens: int) -> str:
         conversation: list[Any] = list(messages)
         parts: list[str] = []
         for _ in range(self._max_continuations + 1):
+            timeout = route.timeout_s
+            if self._deadline is not None:
+                timeout = self._deadline.timeout_s(timeout, "asking the LLM")
             reply = route.client.chat.completions.create(
-                model=route.model, messages=conversation, max_tokens=max_tokens
+                model=route.model, messages=conversation, max_tokens=max_tokens, timeout=timeout
             )
             if reply.usage is not None:
                 self.usage.add(reply.usage.prompt_tokens, reply.usage.completion_tokens)

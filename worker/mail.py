@@ -13,7 +13,8 @@ import secrets
 import smtplib
 import ssl
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import parseaddr
@@ -32,7 +33,7 @@ class SmtpConfig:
     port: int
     security: str  # "starttls", "ssl" or "none"
     user: str | None
-    password: str | None
+    password: str | None = field(repr=False)
     sender: str
     timeout_s: float
     # A private relay's CA bundle; None trusts the system's CAs.
@@ -44,12 +45,14 @@ def new_code(length: int = 6) -> str:
 
 
 def valid_address(mail: str) -> bool:
+    """A bare ``local@domain.tld``: no display name, no surrounding whitespace (the
+    address is also the backend's Redis key, and a newline would end the To header)."""
     _, address = parseaddr(mail)
-    if address != mail.strip() or "@" in address.rsplit("@", 1)[0]:
+    if address != mail or "@" in address.rsplit("@", 1)[0]:
         return False
     try:
         Address(addr_spec=address)
-    except (ValueError, IndexError):
+    except (ValueError, IndexError, HeaderParseError):
         return False
     return "@" in address and "." in address.rsplit("@", 1)[1]
 
@@ -85,8 +88,8 @@ It expires in {ttl_minutes} minutes. If you did not ask for it, ignore this mail
 
 def send(config: SmtpConfig, message: EmailMessage) -> None:
     """Deliver over SMTP; refused recipients are permanent, everything else transient."""
-    context = ssl.create_default_context(cafile=config.ca_file)
     try:
+        context = ssl.create_default_context(cafile=config.ca_file)
         if config.security == "ssl":
             client: smtplib.SMTP = smtplib.SMTP_SSL(
                 config.host, config.port, timeout=config.timeout_s, context=context

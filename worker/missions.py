@@ -12,6 +12,7 @@ from typing import Any
 import redis
 
 from worker.crypto import decrypt_credential
+from worker.deadline import Deadline
 from worker.errors import PermanentError, TransientError
 from worker.llm import ChatSession, Credentials, build_routes
 from worker.mail import build_message, new_code, send, valid_address
@@ -24,7 +25,9 @@ Report = Callable[..., None]
 MAIL_MARKER = "studysavvy:mail-sent:"
 
 
-def open_session(rt: Runtime, kwargs: CredentialKwargs) -> ChatSession:
+def open_session(
+    rt: Runtime, kwargs: CredentialKwargs, deadline: Deadline | None = None
+) -> ChatSession:
     """Decrypt the user's credentials and line up the routes to try."""
     if rt.private_key is None:
         raise PermanentError("worker has no private key to read credentials")
@@ -43,6 +46,7 @@ def open_session(rt: Runtime, kwargs: CredentialKwargs) -> ChatSession:
         continue_prompt=rt.prompts.text("continue"),
         max_continuations=rt.settings.llm_max_continuations,
         concurrency=rt.settings.llm_concurrency,
+        deadline=deadline,
     )
 
 
@@ -83,44 +87,52 @@ def _essay(rt: Runtime, session: ChatSession, essay: str, title: str, report: Re
     )
 
 
-def lecture_from_audio(rt: Runtime, kwargs: MediaKwargs, report: Report) -> dict[str, Any]:
+def lecture_from_audio(
+    rt: Runtime, kwargs: MediaKwargs, report: Report, deadline: Deadline
+) -> dict[str, Any]:
     root = rt.settings.directory_audio
     path = resolve_media(kwargs.file, root, AUDIO_EXTENSIONS)
-    session = open_session(rt, kwargs)
+    session = open_session(rt, kwargs, deadline)
     data = read_media(path, root, rt.settings.max_media_bytes)
     report("transcribing")
-    transcript = rt.asr.transcribe(path.name, data).strip()
+    transcript = rt.asr.transcribe(path.name, data, deadline).strip()
     if not transcript:
         raise PermanentError("no speech was recognised in the audio")
     answer = _lecture(rt, session, transcript, kwargs.prompt, report)
     return _result(kwargs.prompt, transcript, answer, session)
 
 
-def essay_from_image(rt: Runtime, kwargs: MediaKwargs, report: Report) -> dict[str, Any]:
+def essay_from_image(
+    rt: Runtime, kwargs: MediaKwargs, report: Report, deadline: Deadline
+) -> dict[str, Any]:
     root = rt.settings.directory_graph
     path = resolve_media(kwargs.file, root, IMAGE_EXTENSIONS)
-    session = open_session(rt, kwargs)
+    session = open_session(rt, kwargs, deadline)
     data = read_media(path, root, rt.settings.max_media_bytes)
     report("recognizing")
-    essay = rt.ocr.recognize(path.name, data).strip()
+    essay = rt.ocr.recognize(path.name, data, deadline).strip()
     if not essay:
         raise PermanentError("no text was recognised in the image")
     answer = _essay(rt, session, essay, kwargs.prompt, report)
     return _result(kwargs.prompt, essay, answer, session)
 
 
-def lecture_from_text(rt: Runtime, kwargs: TextKwargs, report: Report) -> dict[str, Any]:
+def lecture_from_text(
+    rt: Runtime, kwargs: TextKwargs, report: Report, deadline: Deadline
+) -> dict[str, Any]:
     if not kwargs.content.strip():
         raise PermanentError("the transcript is empty")
-    session = open_session(rt, kwargs)
+    session = open_session(rt, kwargs, deadline)
     answer = _lecture(rt, session, kwargs.content, kwargs.prompt, report)
     return _result(kwargs.prompt, kwargs.content, answer, session)
 
 
-def essay_from_text(rt: Runtime, kwargs: TextKwargs, report: Report) -> dict[str, Any]:
+def essay_from_text(
+    rt: Runtime, kwargs: TextKwargs, report: Report, deadline: Deadline
+) -> dict[str, Any]:
     if not kwargs.content.strip():
         raise PermanentError("the essay is empty")
-    session = open_session(rt, kwargs)
+    session = open_session(rt, kwargs, deadline)
     answer = _essay(rt, session, kwargs.content, kwargs.prompt, report)
     return _result(kwargs.prompt, kwargs.content, answer, session)
 

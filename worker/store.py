@@ -21,6 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout  # no free pooled connection
 
 from worker.errors import TransientError
 
@@ -110,7 +111,7 @@ class ResultStore:
         try:
             with self._serial, self.engine.connect() as conn:
                 return self._state(self._read(conn, file_id, False), task_id, overwrite)
-        except (OperationalError, DBAPIError) as exc:
+        except (OperationalError, DBAPIError, PoolTimeout) as exc:
             raise TransientError("result database is unavailable") from exc
 
     def finish(
@@ -138,5 +139,5 @@ class ResultStore:
                     files.update().where(files.c.id == file_id).values(status=status, result=merged)
                 )
             return Written.WRITTEN
-        except (OperationalError, DBAPIError) as exc:
+        except (OperationalError, DBAPIError, PoolTimeout) as exc:
             raise TransientError("result database is unavailable") from exc

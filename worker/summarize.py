@@ -10,6 +10,7 @@ three titled sections. A lecture that fits in one chunk skips the map step.
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 from collections.abc import Callable
@@ -21,7 +22,9 @@ from worker.prompts import PromptBook
 Progress = Callable[[int, int], None]
 
 _BREAKS = "。！？；\n.!?;"
-_HEADING = re.compile(r"^#{1,6}\s+\S", re.MULTILINE)
+_HEADING = re.compile(r"^(#{1,6})[ \t]+\S", re.MULTILINE)
+# A line that is only a bold title ("**重要觀念**", "**評分：**"): models that skip "#".
+_BOLD_TITLE = re.compile(r"^[ \t]*\*\*[^*\n]+\*\*[ \t]*[:：]?[ \t]*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -48,18 +51,29 @@ def split_chunks(text: str, size: int) -> list[str]:
     return chunks
 
 
+def _section_starts(reply: str) -> list[int]:
+    """Where the titled sections start: the shallowest ``#`` level used more than once (so
+    ``###`` sub-headings stay inside their section, and a lone ``# title`` on top does not
+    swallow the ``##`` sections), else bold title lines."""
+    headings = list(_HEADING.finditer(reply))
+    if headings:
+        levels = [len(match.group(1)) for match in headings]
+        repeated = [level for level in set(levels) if levels.count(level) > 1]
+        top = min(repeated or levels)
+        return [match.start() for match in headings if len(match.group(1)) == top]
+    return [match.start() for match in _BOLD_TITLE.finditer(reply)]
+
+
 def split_sections(reply: str) -> list[str]:
-    """The ``## title`` sections of a reply; the whole reply when it has none."""
-    starts = [match.start() for match in _HEADING.finditer(reply)]
-    if not starts:
-        return [reply.strip()] if reply.strip() else []
-    sections = [reply[a:b].strip() for a, b in zip(starts, [*starts[1:], len(reply)], strict=True)]
+    """The titled sections of a reply, in order; any text before the first title is kept
+    as its own first entry. The whole reply when it has no titles."""
+    bounds = [0, *_section_starts(reply), len(reply)]
+    sections = (reply[a:b].strip() for a, b in itertools.pairwise(bounds))
     return [section for section in sections if section]
 
 
 def _answer(reply: str) -> Answer:
-    details = split_sections(reply)
-    return Answer(summarize="\n\n".join(details), details=details)
+    return Answer(summarize=reply.strip(), details=split_sections(reply))
 
 
 def lecture_system(prompts: PromptBook, topic: str) -> list[Message]:

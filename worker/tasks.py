@@ -23,6 +23,7 @@ import redis
 from celery import Celery, Task
 
 from worker import missions
+from worker.deadline import Deadline
 from worker.errors import MissionError, PermanentError, TransientError
 from worker.metrics import DURATION, LLM_TOKENS, RETRIES, TASKS
 from worker.requests import MailKwargs, MediaKwargs, TextKwargs, file_id_of, parse_kwargs
@@ -52,17 +53,23 @@ def backoff_s(retries: int, base: float, cap: float) -> float:
     return random.uniform(0.5, 1.0) * min(cap, base * 2.0**retries)  # noqa: S311  # nosec B311
 
 
-def _reporter(task: Task[Any, Any]) -> Callable[..., None]:
+def _reporter(task: Task[Any, Any], deadline: Deadline) -> Callable[..., None]:
+    """Publishes a stage (task state ``PROGRESS`` and a ``task-progress`` event, which
+    Flower shows) after checking that the mission is still within its time limit."""
     # Captured here: the request context is thread-local, and the map step reports from
     # its own threads.
     task_id = task.request.id
+    hostname = task.request.hostname
     direct = task.request.called_directly
 
     def report(stage: str, **meta: Any) -> None:
+        deadline.check(stage)
         if not task_id or direct:
             return
         try:
             task.update_state(task_id=task_id, state="PROGRESS", meta={"stage": stage, **meta})
+            with task.app.events.default_dispatcher(hostname=hostname) as events:
+                events.send("task-progress", uuid=task_id, retry=False, stage=stage, **meta)
         except Exception:  # progress is best effort; the mission goes on without it
             log.warning("could not publish progress", extra={"stage": stage})
 
@@ -151,7 +158,8 @@ def run_analysis(task: Task[Any, Any], name: str, kwargs: dict[str, Any]) -> dic
     rt = get_runtime()
     task_id = str(task.request.id)
     file_id = file_id_of(kwargs)
-    report = _reporter(task)
+    deadline = Deadline.after(rt.settings.task_time_limit_s)
+    report = _reporter(task, deadline)
     started = time.perf_counter()
     try:
         report("queued")
@@ -164,7 +172,7 @@ def run_analysis(task: Task[Any, Any], name: str, kwargs: dict[str, Any]) -> dic
         _count_delivery(rt, task_id, task.request.retries)
         result = _computed(rt, task_id)
         if result is None:
-            result = mission(rt, parsed, report)
+            result = mission(rt, parsed, report, deadline)
             _keep_computed(rt, task_id, result)
         report("saving")
         rt.store.finish(parsed.id, task_id, "SUCCESS", result, overwrite=overwrite)
@@ -206,6 +214,11 @@ def run_mail(task: Task[Any, Any], kwargs: dict[str, Any]) -> dict[str, bool]:
     except PermanentError:
         TASKS.labels(MAIL, "failure").inc()
         raise
+    except Exception as exc:
+        # Logged by type only: the message may quote the address or the SMTP dialogue.
+        log.error("internal worker error", extra={"task": MAIL, "error_type": type(exc).__name__})
+        TASKS.labels(MAIL, "failure").inc()
+        raise PermanentError("internal worker error") from None
     TASKS.labels(MAIL, "success" if sent else "skipped_done").inc()
     return {"sent": sent}
 

@@ -166,6 +166,8 @@ def worker_env(
             "RETRY_BACKOFF_S": "0.05",
             "RETRY_BACKOFF_MAX_S": "0.2",
             "LOG_LEVEL": "DEBUG",
+            # A test module may set WORKER_ENV to run its own worker with other settings.
+            **getattr(request.module, "WORKER_ENV", {}),
         }
         args = [
             "python",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import time
 import uuid
+from collections.abc import Callable
 
 from tests.support.stub_inference import ESSAY, TRANSCRIPT
 from tests.worker.conftest import GOOD_KEY, TOKEN, WorkerEnv
@@ -160,3 +162,54 @@ def test_long_lecture_publishes_progress(worker_env: WorkerEnv) -> None:
         worker_env.llm.state.latency_s = 0.0
     assert "prompting" in stages
     assert worker_env.row(file_id)[0] == "SUCCESS"
+
+
+def _progress_events(env: WorkerEnv, task_id: str, run: Callable[[], None]) -> list[dict]:
+    """Celery events about ``task_id``, read the way Flower reads them: from the broker's
+    ``celeryev`` fanout (Redis pub/sub), while ``run`` pushes and waits for the task."""
+    pubsub = env.redis.pubsub(ignore_subscribe_messages=True)
+    pubsub.psubscribe("*celeryev*")
+    try:
+        while pubsub.get_message(timeout=0.2) is not None:  # the subscription is live
+            pass
+        run()
+        events: list[dict] = []
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            message = pubsub.get_message(timeout=0.2)
+            if message is None:
+                continue
+            envelope = json.loads(message["data"])
+            body = envelope["body"]
+            if envelope.get("properties", {}).get("body_encoding") == "base64":
+                body = base64.b64decode(body)
+            event = json.loads(body)
+            if event.get("uuid") == task_id:
+                events.append(event)
+                if event["type"] == "task-succeeded":
+                    return events
+        return events
+    finally:
+        pubsub.close()
+
+
+def test_audio_mission_reports_every_stage_to_monitors(worker_env: WorkerEnv) -> None:
+    file_id = worker_env.add_row("ASR")
+    path = worker_env.media("ASR", b"ID3 stages", ".mp3")
+    task_id = str(uuid.uuid4())
+    kwargs = {"id": file_id, "file": path, "prompt": "", **worker_env.credentials()}
+
+    def run() -> None:
+        worker_env.push("ASR_predict", kwargs, task_id)
+        assert worker_env.meta(task_id)["status"] == "SUCCESS"
+
+    events = _progress_events(worker_env, task_id, run)
+    kinds = [event["type"] for event in events]
+    assert kinds[-1] == "task-succeeded", kinds
+    stages = [event["stage"] for event in events if event["type"] == "task-progress"]
+    assert stages[:2] == ["queued", "transcribing"], stages
+    assert stages[-1] == "saving", stages
+    prompting = [e for e in events if e["type"] == "task-progress" and e["stage"] == "prompting"]
+    assert prompting
+    assert prompting[-1]["done"] == prompting[-1]["total"]
+    assert kinds.index("task-started") < kinds.index("task-progress")
