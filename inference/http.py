@@ -14,9 +14,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from pydantic import BaseModel, SecretStr
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from inference.errors import ERROR_TABLE, InferenceError, MediaTooLarge, http_status_for
 
@@ -55,11 +57,22 @@ def error_response(status: int, message: str, kind: str) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI, service: str) -> None:
-    """Domain errors to their status; anything else to a bare 500. Adds request metrics."""
+    """Domain errors to their status; framework errors (401, 404, form validation) in the
+    same body shape; anything else to a bare 500. Adds request metrics."""
 
     @app.exception_handler(InferenceError)
     async def _domain(_: Request, exc: InferenceError) -> JSONResponse:
         return error_response(http_status_for(exc), exc.message, exc.code)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kind = "unauthorized" if exc.status_code == 401 else "http_error"
+        return error_response(exc.status_code, str(exc.detail), kind)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        fields = ", ".join(".".join(str(p) for p in e.get("loc", ())) for e in exc.errors())
+        return error_response(422, f"invalid request fields: {fields}", "invalid_request")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -71,24 +84,30 @@ def install_error_handlers(app: FastAPI, service: str) -> None:
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        LATENCY.labels(service, path).observe(time.perf_counter() - started)
-        REQUESTS.labels(service, path, str(response.status_code)).inc()
-        return response
+        status = 500  # an exception escaping the route still counts, as the 500 it becomes
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            return response
+        finally:
+            path = getattr(request.scope.get("route"), "path", "unmatched")
+            LATENCY.labels(service, path).observe(time.perf_counter() - started)
+            REQUESTS.labels(service, path, str(status)).inc()
 
 
 def bearer_guard(token: SecretStr | None) -> Callable[[Request], None]:
     """A dependency that checks ``Authorization: Bearer <token>`` when a token is set."""
+
+    expected = token.get_secret_value().encode() if token is not None else b""
 
     def check(request: Request) -> None:
         if token is None:
             return
         header = request.headers.get("authorization", "")
         scheme, _, given = header.partition(" ")
-        expected = token.get_secret_value()
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given, expected):
+        # Bytes, not str: compare_digest refuses non-ASCII str (a header may carry any).
+        given_bytes = given.encode("utf-8", "surrogateescape")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given_bytes, expected):
             raise HTTPException(status_code=401, detail="missing or invalid bearer token")
 
     return check

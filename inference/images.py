@@ -7,6 +7,7 @@ decompression bomb (a tiny file that declares a huge canvas) costs nothing.
 from __future__ import annotations
 
 import io
+import struct
 import warnings
 from dataclasses import dataclass
 
@@ -39,6 +40,10 @@ def decode_image(data: bytes, limits: ImageLimits | None = None) -> Image.Image:
             raise MediaTooLarge("the image has too many pixels") from exc
         except UnidentifiedImageError as exc:
             raise UnsupportedMedia("the file is not a supported image format") from exc
+        except (OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
+            # Recognised by its signature but cut or damaged in the header (a truncated
+            # JPEG or WebP fails here, before ``load``).
+            raise CorruptMedia("the image file is damaged and cannot be decoded") from exc
         if image.format not in ACCEPTED_FORMATS:
             raise UnsupportedMedia("the file is not a supported image format")
         width, height = image.size
@@ -50,5 +55,12 @@ def decode_image(data: bytes, limits: ImageLimits | None = None) -> Image.Image:
             image.load()
             upright = ImageOps.exif_transpose(image)
             return upright.convert("RGB")
-        except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning) as exc:
+        except (
+            OSError,
+            SyntaxError,
+            ValueError,
+            EOFError,
+            struct.error,
+            Image.DecompressionBombWarning,
+        ) as exc:
             raise CorruptMedia("the image file is damaged and cannot be decoded") from exc

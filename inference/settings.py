@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -34,3 +34,11 @@ class ServiceSettings(BaseSettings):
     auth_token: SecretStr | None = None
     device: Literal["auto", "cpu", "cuda"] = "auto"
     batch: BatchSettings = BatchSettings()
+
+    @field_validator("auth_token")
+    @classmethod
+    def _token_not_blank(cls, token: SecretStr | None) -> SecretStr | None:
+        # An empty secret (e.g. an empty Kubernetes secret key) would accept "Bearer ".
+        if token is not None and not token.get_secret_value().strip():
+            raise ValueError("AUTH_TOKEN is set but blank: set a real token or unset it")
+        return token

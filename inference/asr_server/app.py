@@ -7,17 +7,14 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException
+from fastapi import Depends, FastAPI
 
 from inference.asr_server import routes
 from inference.asr_server.engines import create_engine
 from inference.asr_server.serving import TranscriptionService
 from inference.asr_server.settings import AsrSettings
 from inference.batcher import model_thread
-from inference.http import bearer_guard, error_response, health_router, install_error_handlers
+from inference.http import bearer_guard, health_router, install_error_handlers
 
 log = logging.getLogger(__name__)
 
@@ -58,21 +55,6 @@ def create_app(settings: AsrSettings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.service = None
     install_error_handlers(app, "asr")
-    _install_http_error_shape(app)
     app.include_router(health_router(lambda: app.state.service is not None))
     app.include_router(routes.router, dependencies=[Depends(bearer_guard(settings.auth_token))])
     return app
-
-
-def _install_http_error_shape(app: FastAPI) -> None:
-    """Framework errors (401, 404, form validation) in the same shape as domain errors."""
-
-    @app.exception_handler(HTTPException)
-    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
-        kind = "unauthorized" if exc.status_code == 401 else "http_error"
-        return error_response(exc.status_code, str(exc.detail), kind)
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        fields = ", ".join(".".join(str(p) for p in e.get("loc", ())) for e in exc.errors())
-        return error_response(422, f"invalid request fields: {fields}", "invalid_request")

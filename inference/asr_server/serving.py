@@ -26,7 +26,7 @@ from inference.asr_server.settings import AsrSettings
 from inference.asr_server.windowing import SAMPLE_RATE, Span, plan_windows, speech_spans
 from inference.audio import AudioLimits, decode_audio
 from inference.batcher import DynamicBatcher
-from inference.errors import InvalidRequest, Overloaded
+from inference.errors import InvalidRequest, MediaTooLarge, Overloaded
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,7 @@ class TranscriptionService:
         self._max_queue = batch.max_queue
 
     async def start(self) -> None:
+        await asyncio.to_thread(known_languages)  # imports a tokenizer module: not on the loop
         await self.batcher.start()
 
     async def stop(self) -> None:
@@ -97,8 +98,15 @@ class TranscriptionService:
             prompt=(request.prompt or "").strip() or None,
             temperature=request.temperature,
         )
+        if self.batcher.queue_depth >= self._max_queue:  # before paying for the decode
+            raise Overloaded("too many requests are waiting; retry later")
         audio = await asyncio.to_thread(decode_audio, request.data, self._limits)
         spans = await asyncio.to_thread(self._plan, audio)
+        if len(spans) > self._max_queue:  # could never fit, however long it waited
+            raise MediaTooLarge(
+                f"the audio needs {len(spans)} windows, more than this service queues at once "
+                f"({self._max_queue}); send it in shorter parts"
+            )
         # Refuse the whole request up front rather than queue half of its windows.
         if self.batcher.queue_depth + len(spans) > self._max_queue:
             raise Overloaded("too many requests are waiting; retry later")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from inference.settings import ServiceSettings
@@ -18,9 +18,15 @@ class WindowSettings(BaseModel):
 
     max_seconds: float = Field(30.0, gt=1.0, le=30.0)
     # A cut searches for silence only in the last part of a window, so windows stay long.
-    min_seconds: float = Field(10.0, ge=0.0, le=30.0)
+    min_seconds: float = Field(10.0, ge=1.0, le=30.0)
     vad: bool = True
     vad_min_silence_ms: int = Field(160, ge=32)
+
+    @model_validator(mode="after")
+    def _min_below_max(self) -> WindowSettings:
+        if self.min_seconds >= self.max_seconds:
+            raise ValueError("window min_seconds must be below max_seconds")
+        return self
 
 
 class AsrSettings(ServiceSettings):

@@ -47,7 +47,9 @@ def plan_windows(
     """Windows that tile ``audio``; ``speech`` (VAD output) guides the cuts when given."""
     total = int(audio.shape[0])
     max_len = int(max_seconds * SAMPLE_RATE)
-    min_len = min(int(min_seconds * SAMPLE_RATE), max_len - _FRAME)
+    # At least one frame: every cut lies strictly after the window's start, so the loop
+    # always advances (a cut at the start would repeat forever).
+    min_len = max(_FRAME, min(int(min_seconds * SAMPLE_RATE), max_len - _FRAME))
     cuts = _pause_centres(speech or [])
     windows: list[Span] = []
     start = 0

@@ -6,9 +6,11 @@ import itertools
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from inference.asr_server.engines.base import Segment, split_timestamped
 from inference.asr_server.serving import stitch
+from inference.asr_server.settings import WindowSettings
 from inference.asr_server.windowing import SAMPLE_RATE, Span, plan_windows, speech_spans
 from tests.inference.asr.conftest import Speech
 
@@ -49,6 +51,23 @@ def test_without_a_pause_the_quietest_point_is_cut() -> None:
     windows = plan_windows(audio)
     assert_tiles(windows, audio.shape[0])
     assert quiet <= windows[0].end < quiet + SR // 10
+
+
+@pytest.mark.timeout(10)
+def test_a_zero_minimum_still_advances_past_every_pause() -> None:
+    # A cut found exactly at a window's start would be found again, forever.
+    audio = np.ones(100 * SR, dtype=np.float32)
+    speech = [Span(0, 20 * SR), Span(21 * SR, 100 * SR)]
+    windows = plan_windows(audio, speech=speech, min_seconds=0.0)
+    assert_tiles(windows, audio.shape[0])
+    assert windows[0].end == int(20.5 * SR)
+
+
+def test_window_settings_refuse_a_minimum_that_cannot_advance() -> None:
+    with pytest.raises(ValidationError):
+        WindowSettings(min_seconds=0.0)
+    with pytest.raises(ValidationError):
+        WindowSettings(min_seconds=20.0, max_seconds=15.0)
 
 
 def test_windows_without_speech_are_dropped() -> None:

@@ -1,0 +1,119 @@
+"""The shared HTTP layer on a real uvicorn server: auth, error bodies and request metrics."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import Depends, FastAPI, Form
+from pydantic import SecretStr, ValidationError
+
+from inference.http import bearer_guard, health_router, install_error_handlers
+from inference.settings import ServiceSettings
+from tests.support.services import free_port
+
+TOKEN = "s3cret-token-for-tests"
+
+
+def build_app() -> FastAPI:
+    app = FastAPI()
+    install_error_handlers(app, "httptest")
+    app.include_router(health_router(lambda: True))
+    guard = [Depends(bearer_guard(SecretStr(TOKEN)))]
+
+    @app.post("/echo", dependencies=guard)
+    async def echo(text: str = Form(...)) -> dict[str, str]:
+        return {"text": text}
+
+    @app.get("/boom", dependencies=guard)
+    async def boom() -> None:
+        raise RuntimeError("a bug")
+
+    return app
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    port = free_port()
+    config = uvicorn.Config(build_app(), host="127.0.0.1", port=port, log_level="warning")
+    running = uvicorn.Server(config)
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not running.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    running.should_exit = True
+    thread.join(10)
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def count(server: str, route: str, status: int) -> float:
+    """``http_requests_total`` for one route and status, read from ``/metrics``."""
+    wanted = f'http_requests_total{{route="{route}",service="httptest",status="{status}"}}'
+    for line in httpx.get(f"{server}/metrics").text.splitlines():
+        if line.startswith(wanted):
+            return float(line.split()[-1])
+    return 0.0
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        {},
+        auth("wrong"),
+        {"Authorization": "Bearer"},
+        {"Authorization": f"Basic {TOKEN}"},
+        {"Authorization": "Bearer s3cret-töken".encode()},  # raw UTF-8 bytes on the wire
+    ],
+    ids=["none", "wrong", "empty", "basic", "non-ascii"],
+)
+def test_bad_credentials_are_401_in_the_shared_body(
+    server: str, header: dict[str, str | bytes]
+) -> None:
+    response = httpx.post(f"{server}/echo", data={"text": "hi"}, headers=header)
+    assert response.status_code == 401
+    assert response.json() == {
+        "error": {"message": "missing or invalid bearer token", "type": "unauthorized"}
+    }
+
+
+def test_the_right_token_passes(server: str) -> None:
+    response = httpx.post(f"{server}/echo", data={"text": "hi"}, headers=auth(TOKEN))
+    assert response.status_code == 200
+    assert response.json() == {"text": "hi"}
+
+
+def test_missing_form_field_is_422_in_the_shared_body(server: str) -> None:
+    response = httpx.post(f"{server}/echo", data={}, headers=auth(TOKEN))
+    assert response.status_code == 422
+    assert response.json()["error"]["type"] == "invalid_request"
+    assert "text" in response.json()["error"]["message"]
+
+
+def test_unknown_route_is_404_in_the_shared_body(server: str) -> None:
+    response = httpx.get(f"{server}/nowhere")
+    assert response.status_code == 404
+    assert response.json()["error"]["type"] == "http_error"
+
+
+def test_a_bug_is_a_bare_500_and_still_counted(server: str) -> None:
+    before = count(server, "/boom", 500)
+    response = httpx.get(f"{server}/boom", headers=auth(TOKEN))
+    assert response.status_code == 500
+    assert response.json() == {"error": {"message": "internal error", "type": "internal_error"}}
+    assert "a bug" not in response.text
+    assert count(server, "/boom", 500) == before + 1
+
+
+def test_a_blank_token_is_refused_at_startup() -> None:
+    with pytest.raises(ValidationError, match="blank"):
+        ServiceSettings(auth_token=SecretStr("  "))
+    assert ServiceSettings(auth_token=None).auth_token is None
