@@ -63,8 +63,12 @@ class TrocrRecognizer:
                 output_scores=True,
                 return_dict_in_generate=True,
             )
+            # Beam search (fine-tunes often set num_beams in generation_config) returns
+            # scores per beam: the chosen beam of each line is followed with beam_indices,
+            # and its scores are already log-probabilities.
+            beams = getattr(out, "beam_indices", None)
             steps = self._model.compute_transition_scores(
-                out.sequences, out.scores, normalize_logits=True
+                out.sequences, out.scores, beams, normalize_logits=beams is None
             )
         texts = self._processor.batch_decode(out.sequences, skip_special_tokens=True)
         tokens = out.sequences[:, -steps.shape[1] :].cpu()

@@ -57,6 +57,20 @@ def test_one_result_per_crop_in_order(recognizer: TrocrRecognizer) -> None:
     assert recognizer.recognize([]) == []
 
 
+def test_a_beam_search_checkpoint_reads_every_crop(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    directory = build_tiny_trocr(tmp_path_factory.mktemp("tiny-trocr-beams"), num_beams=4)
+    beams = TrocrRecognizer(directory, Placement("cpu", False), max_new_tokens=MAX_NEW_TOKENS)
+    batch = beams.recognize(crops())
+    alone = [beams.recognize([crop])[0] for crop in crops()]
+    assert len(batch) == 4
+    for together, single in zip(batch, alone, strict=True):
+        assert together.text == single.text
+        assert 0.0 < together.confidence <= 1.0
+        assert together.confidence == pytest.approx(single.confidence, abs=1e-3)
+
+
 def test_a_directory_without_a_model_is_not_ready(tmp_path: Path) -> None:
     with pytest.raises(ModelNotReady):
         TrocrRecognizer(tmp_path, Placement("cpu", False))

@@ -81,8 +81,11 @@ def tiny_trocr_parts(image_size: int = 32) -> tuple[Any, Any]:
     return model, processor
 
 
-def build_tiny_trocr(directory: Path) -> Path:
+def build_tiny_trocr(directory: Path, num_beams: int = 1) -> Path:
+    """``num_beams`` > 1 saves a checkpoint whose generation config asks for beam search,
+    as many fine-tuned TrOCR checkpoints (and the seed's) do."""
     model, processor = tiny_trocr_parts()
+    model.generation_config.num_beams = num_beams
     model.save_pretrained(directory)
     processor.save_pretrained(directory)
     return directory
