@@ -6,6 +6,10 @@ comes first. The batch function runs on a single executor thread (the batcher's 
 thread its service shares between batchers), so the event loop never blocks and the model
 never runs two batches at once;
 while it runs, new items queue up and form the next, usually fuller, batch.
+
+A batch that fails because one of its items is bad (a client error, 4xx in the error
+table) is run again item by item, so only the caller who sent the bad item gets the
+error; any other failure reaches every caller of the batch.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from typing import Generic, TypeVar
 
 from prometheus_client import Gauge, Histogram
 
-from inference.errors import Overloaded
+from inference.errors import InferenceError, Overloaded, http_status_for
 
 log = logging.getLogger(__name__)
 
@@ -167,18 +171,37 @@ class DynamicBatcher(Generic[T, R]):
                     raise BatchSizeMismatch(
                         f"{self.name}: {len(results)} results for {len(batch)} inputs"
                     )
-            except Exception as exc:  # every caller of the batch learns why it failed
+            except Exception as exc:
+                if len(batch) > 1 and _caused_by_an_item(exc):
+                    extra = {"batcher": self.name, "size": len(batch)}
+                    log.info("an item was refused; running the batch item by item", extra=extra)
+                    answers = await loop.run_in_executor(
+                        self._executor, self._one_by_one, [p.item for p in batch]
+                    )
+                    for pending, answer in zip(batch, answers, strict=True):
+                        _settle(pending.future, answer)
+                    continue
+                # Every caller of the batch learns why it failed.
                 if not isinstance(exc, BatchSizeMismatch | Overloaded):
                     log.warning("batch failed", extra={"batcher": self.name, "size": len(batch)})
                 for pending in batch:
-                    if not pending.future.done():
-                        pending.future.set_exception(exc)
+                    _settle(pending.future, exc)
                 continue
             finally:
                 BATCH_DURATION.labels(self.name).observe(time.monotonic() - started)
             for pending, result in zip(batch, results, strict=True):
                 if not pending.future.done():
                     pending.future.set_result(result)
+
+    def _one_by_one(self, items: list[T]) -> list[R | Exception]:
+        answers: list[R | Exception] = []
+        for item in items:
+            try:
+                (result,) = self._batch_fn([item])
+                answers.append(result)
+            except Exception as exc:
+                answers.append(exc)
+        return answers
 
     async def _next_batch(self) -> list[_Pending[T, R]]:
         arrived = self._arrived
@@ -213,3 +236,17 @@ class DynamicBatcher(Generic[T, R]):
         self.stats.items += size
         self.stats.max_batch = max(self.stats.max_batch, size)
         self.stats.recent_sizes.append(size)
+
+
+def _caused_by_an_item(exc: Exception) -> bool:
+    """A client error (4xx): some item of the batch is bad, the model itself is fine."""
+    return isinstance(exc, InferenceError) and http_status_for(exc) < 500
+
+
+def _settle(future: asyncio.Future[R], answer: R | Exception) -> None:
+    if future.done():  # the caller has gone
+        return
+    if isinstance(answer, Exception):
+        future.set_exception(answer)
+    else:
+        future.set_result(answer)

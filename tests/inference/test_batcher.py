@@ -9,7 +9,7 @@ import time
 import pytest
 
 from inference.batcher import BatchSizeMismatch, DynamicBatcher
-from inference.errors import Overloaded
+from inference.errors import InvalidRequest, Overloaded
 
 
 class RecordingModel:
@@ -99,6 +99,29 @@ async def test_failed_batch_fails_every_member_then_keeps_serving() -> None:
         )
         assert all(isinstance(outcome, ValueError) for outcome in outcomes)
         assert await batcher.submit(5) == 10
+    finally:
+        await batcher.stop()
+
+
+async def test_a_bad_item_fails_alone_and_its_batch_mates_get_their_answers() -> None:
+    calls: list[list[int]] = []
+
+    def strict_model(items: list[int]) -> list[int]:
+        calls.append(list(items))
+        if any(item < 0 for item in items):
+            raise InvalidRequest("negative input")  # the whole call fails, as Triton's does
+        return [item * 2 for item in items]
+
+    batcher = await started(DynamicBatcher("t5b", strict_model, max_batch_size=4, max_wait_ms=50))
+    try:
+        outcomes = await asyncio.gather(
+            *(batcher.submit(i) for i in (1, -1, 3, 4)), return_exceptions=True
+        )
+        assert outcomes[0] == 2
+        assert isinstance(outcomes[1], InvalidRequest)
+        assert outcomes[2:] == [6, 8]
+        assert calls[0] == [1, -1, 3, 4]  # one batch first, then each item alone
+        assert calls[1:] == [[1], [-1], [3], [4]]
     finally:
         await batcher.stop()
 

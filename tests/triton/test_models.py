@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
@@ -10,6 +11,11 @@ import httpx
 import numpy as np
 import pytest
 
+from inference.batcher import DynamicBatcher
+from inference.errors import InvalidRequest
+from inference.ocr_server.recognizers import Recognition
+from inference.ocr_server.recognizers.triton import TritonRecognizer
+from inference.triton_client import TritonModelClient
 from tests.inference.asr import media as speech
 from tests.triton import media
 from tests.triton.server import TritonServer
@@ -68,8 +74,9 @@ def test_crnn_reads_lines_and_a_bad_request_fails_alone(triton: TritonServer) ->
             image.set_data_from_numpy(crop[np.newaxis])
             pending.append(client.async_infer("crnn", [image]))
         results = [pending[i].get_result() for i in (0, 1, 3, 4)]
-        with pytest.raises(InferenceServerException, match="smaller than 2x2"):
+        with pytest.raises(InferenceServerException, match="smaller than 2x2") as refused:
             pending[2].get_result()
+    assert refused.value.status() == "400"  # INVALID_ARG: the request's fault, not retried
     assert [text_of(r.as_numpy("TEXT")) for r in results] == media.LINES[:4]
     assert all(0.5 < float(r.as_numpy("CONFIDENCE").reshape(-1)[0]) <= 1.0 for r in results)
 
@@ -111,3 +118,29 @@ def test_concurrent_requests_reach_execute_in_batches(triton: TritonServer) -> N
     }
     assert max(sizes) > 1, f"no batch larger than one: {sizes}"
     assert sum(size * count for size, count in sizes.items()) >= len(crops)
+
+
+def test_a_bad_crop_fails_alone_through_the_ocr_service_engine(triton: TritonServer) -> None:
+    triton.load("crnn")
+    recognizer = TritonRecognizer(TritonModelClient(triton.url, "crnn", timeout_s=300.0))
+    good = [media.line_crop(line) for line in media.LINES[:3]]
+    bad = np.zeros((1, 1, 3), dtype=np.uint8)
+    with pytest.raises(InvalidRequest, match="smaller than 2x2"):  # 400, not "not ready"
+        recognizer.recognize([good[0], bad])
+
+    async def through_the_batcher() -> list[Recognition | BaseException]:
+        batcher = DynamicBatcher("triton-crnn", recognizer.recognize, max_batch_size=8)
+        await batcher.start()
+        try:
+            crops = [good[0], bad, good[1], good[2]]
+            return await asyncio.gather(*map(batcher.submit, crops), return_exceptions=True)
+        finally:
+            await batcher.stop()
+
+    outcomes = asyncio.run(through_the_batcher())
+    assert isinstance(outcomes[1], InvalidRequest)
+    texts = [o.text for o in outcomes if isinstance(o, Recognition)]
+    assert texts == media.LINES[:3]
+    # A line longer than the model takes is shrunk to fit, as the in-process path reads it.
+    (long_line,) = recognizer.recognize([np.tile(good[0], (1, 40, 1))])
+    assert long_line.text

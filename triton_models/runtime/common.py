@@ -18,7 +18,7 @@ from typing import Any, TypeVar, cast
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from inference.device import Placement, choose_placement
-from inference.errors import InferenceError, InvalidRequest
+from inference.errors import InferenceError, InvalidRequest, http_status_for
 
 log = logging.getLogger(__name__)
 
@@ -90,9 +90,14 @@ def resolve_weights(spec: str, version: str, root: Path | None) -> Path:
 
 @dataclass(frozen=True)
 class Failed:
-    """An item that gets an error response; ``message`` is safe to show a client."""
+    """An item that gets an error response; ``message`` is safe to show a client.
+
+    ``invalid``: the request itself is at fault (Triton answers it 400, INVALID_ARG);
+    otherwise the model failed (500, INTERNAL), which a client may retry.
+    """
 
     message: str
+    invalid: bool = True
 
 
 def client_message(exc: BaseException) -> str:
@@ -100,6 +105,12 @@ def client_message(exc: BaseException) -> str:
     if isinstance(exc, InferenceError):
         return exc.message
     return f"the model failed on this request ({type(exc).__name__})"
+
+
+def failure(exc: BaseException) -> Failed:
+    """How an exception raised for one request is answered."""
+    invalid = isinstance(exc, InferenceError) and http_status_for(exc) < 500
+    return Failed(client_message(exc), invalid=invalid)
 
 
 def run_isolated(
@@ -116,7 +127,7 @@ def run_isolated(
     except Exception as exc:
         if len(items) == 1:
             log.warning("request failed", extra={"error": type(exc).__name__})
-            return [Failed(client_message(exc))]
+            return [failure(exc)]
         log.warning("batch failed; retrying its requests one by one", extra={"size": len(items)})
     return [_single(batch_fn, item) for item in items]
 
@@ -127,7 +138,7 @@ def _single(batch_fn: Callable[[list[T]], Sequence[R]], item: T) -> R | Failed:
         return result
     except Exception as exc:
         log.warning("request failed", extra={"error": type(exc).__name__})
-        return Failed(client_message(exc))
+        return failure(exc)
 
 
 def decode_each(requests: Sequence[Any], decode: Callable[[Any], T]) -> list[T | Failed]:
@@ -157,6 +168,9 @@ def answer_all(
     return answers
 
 
+_INVALID_ARG, _INTERNAL = "INVALID_ARG", "INTERNAL"  # TritonError codes: HTTP 400 / 500
+
+
 def respond(answers: Sequence[R | Failed], encode: Callable[[R], list[Any]]) -> list[Any]:
     """One ``InferenceResponse`` per answer: output tensors, or a ``TritonError``."""
     import triton_python_backend_utils as pb_utils
@@ -164,7 +178,8 @@ def respond(answers: Sequence[R | Failed], encode: Callable[[R], list[Any]]) -> 
     responses = []
     for answer in answers:
         if isinstance(answer, Failed):
-            error = pb_utils.TritonError(answer.message)
+            code = getattr(pb_utils.TritonError, _INVALID_ARG if answer.invalid else _INTERNAL)
+            error = pb_utils.TritonError(answer.message, code=code)
             responses.append(pb_utils.InferenceResponse(output_tensors=[], error=error))
         else:
             responses.append(pb_utils.InferenceResponse(output_tensors=encode(answer)))

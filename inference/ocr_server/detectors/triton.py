@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+MIN_PAGE_SIDE = 8  # the craft model's own lower bound (triton_models/runtime/craft.py)
+
 
 class TritonDetector:
     def __init__(self, client: TritonModelClient) -> None:
@@ -29,9 +31,14 @@ class TritonDetector:
         client.wait_ready()
 
     def detect(self, pages: list[npt.NDArray[np.uint8]]) -> list[list[FloatArray]]:
-        items = [{"IMAGE": np.ascontiguousarray(page)[np.newaxis]} for page in pages]
-        outputs = self._client.infer_many(items, ["BOXES"])
-        return [[quad.astype(np.float32) for quad in out["BOXES"][0]] for out in outputs]
+        # A page too small to hold text has none, as in-process; the model would refuse it.
+        sent = [i for i, page in enumerate(pages) if min(page.shape[:2]) >= MIN_PAGE_SIDE]
+        items = [{"IMAGE": np.ascontiguousarray(pages[i])[np.newaxis]} for i in sent]
+        outputs = self._client.infer_many(items, ["BOXES"]) if items else []
+        found: list[list[FloatArray]] = [[] for _ in pages]
+        for index, out in zip(sent, outputs, strict=True):
+            found[index] = [quad.astype(np.float32) for quad in out["BOXES"][0]]
+        return found
 
     def describe(self) -> dict[str, object]:
         return {"id": self.name, "role": "detector", "device": f"triton:{self._client.url}"}

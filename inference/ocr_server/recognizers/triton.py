@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
+from PIL import Image
 
 from inference.device import Placement
 from inference.ocr_server.recognizers import Recognition
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
     from inference.ocr_server.settings import OcrSettings
 
 log = logging.getLogger(__name__)
+
+MAX_CROP_SIDE = 8192  # the recognizer models' own upper bound (triton_models/runtime)
 
 
 class TritonRecognizer:
@@ -41,8 +44,17 @@ class TritonRecognizer:
 
 
 def _rgb(crop: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
-    """The models take H x W x 3; the in-process recognizers also accept grey crops."""
-    return np.repeat(crop[:, :, np.newaxis], 3, axis=2) if crop.ndim == 2 else crop
+    """The models take H x W x 3 of at most MAX_CROP_SIDE; the in-process recognizers
+    also accept grey and longer crops. Both recognizers scale a line to a small fixed
+    height anyway, so shrinking a very long line first changes nothing they read."""
+    rgb = np.repeat(crop[:, :, np.newaxis], 3, axis=2) if crop.ndim == 2 else crop
+    height, width = rgb.shape[:2]
+    longest = max(height, width)
+    if longest <= MAX_CROP_SIDE:
+        return rgb
+    scale = MAX_CROP_SIDE / longest
+    size = (max(1, int(width * scale)), max(2, int(height * scale)))
+    return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR))
 
 
 def create_recognizer(settings: OcrSettings, placement: Placement) -> TritonRecognizer:
