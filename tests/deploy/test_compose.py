@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 
 import pytest
 
@@ -109,6 +110,14 @@ def test_worker_matches_the_contract_and_shuts_down_gracefully() -> None:
 
 def test_triton_uses_explicit_model_control() -> None:
     triton = gpu_project()["services"]["triton"]
-    assert "--model-control-mode=explicit" in triton["command"]
+    script = " ".join(triton["command"])
+    flags = shlex.split(script.split("exec ", 1)[1])
+    assert flags[0] == "tritonserver"
+    assert "--model-control-mode=explicit" in flags
+    admin = "model-repository,shared-memory,trace,logging:admin-key=$$key"
+    assert f"--http-restricted-api={admin}" in flags
+    assert f"--grpc-restricted-protocol={admin}" in flags
+    assert 'key="$$(cat /run/secrets/triton_admin_key)"' in script
+    assert "triton_admin_key" in triton["secrets"]
     assert any(volume_source(v) == "triton-models" for v in triton["volumes"])
     assert "/v2/health/ready" in " ".join(triton["healthcheck"]["test"])

@@ -4,6 +4,8 @@ down the project's own decisions."""
 
 from __future__ import annotations
 
+import shlex
+
 import pytest
 
 from tests.deploy.manifests import (
@@ -86,8 +88,19 @@ def test_triton_serves_a_model_repository_claim_with_explicit_control() -> None:
     docs = render("gpu-triton")
     pod = named(docs, "Deployment", "triton")["spec"]["template"]["spec"]
     container = pod["containers"][0]
-    assert "--model-control-mode=explicit" in container["args"]
-    assert "--model-repository=/models" in container["args"]
+    flags = shlex.split(" ".join(container["args"]).split("exec ", 1)[1])
+    assert flags[0] == "tritonserver"
+    assert "--model-control-mode=explicit" in flags
+    assert "--model-repository=/models" in flags
+    # The load/unload API needs the admin key, read from a mounted secret file.
+    admin = "model-repository,shared-memory,trace,logging:admin-key=$key"
+    assert f"--http-restricted-api={admin}" in flags
+    assert f"--grpc-restricted-protocol={admin}" in flags
+    key_file = "/run/secrets/triton-admin/admin-key"
+    assert f'key="$(cat {key_file})"' in container["args"][0]
+    mount = next(m for m in container["volumeMounts"] if key_file.startswith(m["mountPath"]))
+    secret = next(v for v in pod["volumes"] if v["name"] == mount["name"])["secret"]
+    assert secret["secretName"] == "triton-admin-key"
     assert container["resources"]["limits"]["nvidia.com/gpu"] == 1
     for probe in ("startupProbe", "readinessProbe"):
         assert probe_path(container[probe]) == "/v2/health/ready"
