@@ -204,6 +204,7 @@ def run_mail(task: Task[Any, Any], kwargs: dict[str, Any]) -> dict[str, bool]:
     rt = get_runtime()
     try:
         parsed = parse_kwargs(MailKwargs, kwargs)
+        _count_delivery(rt, str(task.request.id), task.request.retries)
         sent = missions.send_verification(rt, parsed, str(task.request.id))
     except TransientError as exc:
         _retry_or_give_up(task, MAIL, rt, exc)

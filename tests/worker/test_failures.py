@@ -3,10 +3,14 @@ row says why, the worker keeps serving, and no secret reaches the log."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from tests.support.stub_inference import ESSAY, TRANSCRIPT
 from tests.worker.conftest import BAD_KEY, GOOD_KEY, TOKEN, WorkerEnv
+from worker.settings import WorkerSettings
+from worker.tasks import DELIVERIES
 
 
 def expect_failure(env: WorkerEnv, task: str, kwargs: dict, match: str) -> dict:
@@ -116,3 +120,18 @@ def test_no_secret_in_the_worker_log(worker_env: WorkerEnv) -> None:
         assert secret not in text
     # Celery's own failure lines keep the task but not its arguments.
     assert "[redacted]" in text
+
+
+def test_mail_that_stopped_its_worker_too_often_is_dropped(worker_env: WorkerEnv) -> None:
+    # Three earlier deliveries of this message each died with their worker (counted in
+    # Redis before the work); the fourth gives up instead of crashing a worker again.
+    task_id = str(uuid.uuid4())
+    worker_env.redis.set(f"{DELIVERIES}{task_id}:0", WorkerSettings().task_max_deliveries)
+    mail = f"poison-{task_id[:8]}@example.com"
+    worker_env.push("Mail_sent", {"mail": mail}, task_id)
+    meta = worker_env.meta(task_id)
+    assert meta["status"] == "FAILURE"
+    assert "stopped its worker 3 times" in str(meta["result"]["exc_message"])
+    assert worker_env.sink.to(mail) == []
+    assert worker_env.redis.get(mail) is None
+    still_serving(worker_env)
