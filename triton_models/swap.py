@@ -123,6 +123,7 @@ def place(repository: Path, model: str, version: int, source: Path | None) -> bo
     if target.exists():
         if source is not None:
             raise SwapError(f"{target} exists already; remove it or omit --source")
+        _add_model_code(repository / model, target)
         return False
     if source is None:
         existing = model_versions(repository / model)
@@ -131,6 +132,19 @@ def place(repository: Path, model: str, version: int, source: Path | None) -> bo
         source = repository / model / str(existing[-1])
     shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
     return True
+
+
+def _add_model_code(model_dir: Path, target: Path) -> None:
+    """A version folder holding only new weights (the weights root may be the repository
+    itself) gets the model code of the newest version that has it."""
+    if (target / "model.py").exists():
+        return
+    for version in reversed(model_versions(model_dir)):
+        code = model_dir / str(version) / "model.py"
+        if code.is_file():
+            shutil.copy2(code, target / "model.py")
+            return
+    raise SwapError(f"{target} has no model.py and no other version has one to copy")
 
 
 def swap(

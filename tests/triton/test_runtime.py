@@ -9,6 +9,7 @@ import pytest
 from inference.errors import InvalidRequest
 from triton_models.repository import SOURCE, rewrite_config, set_version_policy
 from triton_models.runtime.common import Failed, answer_all, resolve_weights, run_isolated
+from triton_models.swap import SwapError, place
 
 
 def doubled(items: list[int]) -> list[int]:
@@ -56,3 +57,22 @@ def test_production_configs_batch_on_gpu_with_an_explicit_policy(model: str) -> 
     assert "preferred_batch_size" not in cpu
     assert 'name: "x"' in cpu
     assert "versions: [ 2, 3 ]" in set_version_policy(config, [2, 3])
+
+
+def test_a_weights_only_version_folder_gets_the_model_code(tmp_path: Path) -> None:
+    # With TRITON_MODELS_WEIGHTS_ROOT = the repository (compose, k8s), an ML engineer drops
+    # only the new weights into crnn/2; the swap adds the model code before loading it.
+    v1, v2 = tmp_path / "crnn" / "1", tmp_path / "crnn" / "2"
+    v1.mkdir(parents=True)
+    (v1 / "model.py").write_text("# model code\n")
+    v2.mkdir()
+    (v2 / "english_g2.pth").write_bytes(b"weights")
+    assert place(tmp_path, "crnn", 2, None) is False  # not created here: never deleted
+    assert (v2 / "model.py").read_text() == "# model code\n"
+    assert (v2 / "english_g2.pth").read_bytes() == b"weights"
+
+
+def test_a_version_without_any_model_code_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "crnn" / "3").mkdir(parents=True)
+    with pytest.raises(SwapError, match=r"no model\.py"):
+        place(tmp_path, "crnn", 3, None)
