@@ -13,7 +13,7 @@ import contextlib
 import logging
 import os
 import signal
-import subprocess
+import subprocess  # nosec B404 - starts the demo's own services
 import sys
 import time
 from collections.abc import Mapping
@@ -95,7 +95,7 @@ class Supervisor:
             args = [sys.executable, *args[1:]]
         log_path = self.log_dir / f"{name}.log"
         with open(log_path, "wb") as out:
-            proc = subprocess.Popen(  # noqa: S603 - our own fixed command lines
+            proc = subprocess.Popen(  # noqa: S603  # nosec B603 - our own fixed command lines
                 args,
                 cwd=REPO,
                 env={**os.environ, **env},

@@ -95,7 +95,7 @@ class WorkerSettings(BaseSettings):
         return self
 
     def broker_url(self) -> str:
-        password = ""
+        password = ""  # nosec B105 - no password until one is configured
         if self.redis_password is not None and self.redis_password.get_secret_value():
             password = ":" + quote(self.redis_password.get_secret_value(), safe="") + "@"
         return f"redis://{password}{self.redis_host}:{self.redis_port}/{self.redis_db}"
