@@ -2,10 +2,10 @@
 
 Celery's thread and gevent pools ignore ``task_time_limit`` (only prefork can kill a
 task), and the worker runs on threads. So each try of a mission carries a
-:class:`Deadline`: every stage and every LLM request checks it, and each request's
+:class:`Deadline`: every LLM, ASR and OCR request checks it before it starts, and its
 timeout is cut to the time that is left. A mission past its limit ends ``FAILURE`` with
 a readable reason before Redis's visibility timeout could hand the message to a second
-worker.
+worker. Only new work is refused: a result already computed is still saved.
 """
 
 from __future__ import annotations

@@ -53,9 +53,8 @@ def backoff_s(retries: int, base: float, cap: float) -> float:
     return random.uniform(0.5, 1.0) * min(cap, base * 2.0**retries)  # noqa: S311  # nosec B311
 
 
-def _reporter(task: Task[Any, Any], deadline: Deadline) -> Callable[..., None]:
-    """Publishes a stage (task state ``PROGRESS`` and a ``task-progress`` event, which
-    Flower shows) after checking that the mission is still within its time limit."""
+def _reporter(task: Task[Any, Any]) -> Callable[..., None]:
+    """Publishes a stage: task state ``PROGRESS`` and a ``task-progress`` event (Flower)."""
     # Captured here: the request context is thread-local, and the map step reports from
     # its own threads.
     task_id = task.request.id
@@ -63,7 +62,6 @@ def _reporter(task: Task[Any, Any], deadline: Deadline) -> Callable[..., None]:
     direct = task.request.called_directly
 
     def report(stage: str, **meta: Any) -> None:
-        deadline.check(stage)
         if not task_id or direct:
             return
         try:
@@ -159,7 +157,7 @@ def run_analysis(task: Task[Any, Any], name: str, kwargs: dict[str, Any]) -> dic
     task_id = str(task.request.id)
     file_id = file_id_of(kwargs)
     deadline = Deadline.after(rt.settings.task_time_limit_s)
-    report = _reporter(task, deadline)
+    report = _reporter(task)
     started = time.perf_counter()
     try:
         report("queued")

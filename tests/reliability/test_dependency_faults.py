@@ -25,8 +25,11 @@ CANNED_503 = (
 @pytest.fixture(scope="module")
 def patient(stack: Stack) -> Iterator[subprocess.Popen[bytes]]:
     """One worker for the module, with a retry budget (about 20-40 s) that outlasts a
-    10 s outage."""
-    with stack.worker(concurrency=8, TASK_MAX_RETRIES="20") as proc:
+    10 s outage, and a mission time limit that does too: during a Redis outage a mission
+    waits on its progress updates (the result backend retries them), and with the
+    harness's 15 s limit it could run out of time before its LLM call."""
+    limits = {"TASK_TIME_LIMIT_S": "40", "VISIBILITY_TIMEOUT_S": "45"}
+    with stack.worker(concurrency=8, TASK_MAX_RETRIES="20", **limits) as proc:
         yield proc
 
 
