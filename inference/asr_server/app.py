@@ -28,7 +28,9 @@ async def _load(app: FastAPI, settings: AsrSettings) -> None:
         await service.start()
     except Exception as exc:
         thread.shutdown(wait=False)
-        # Logged by type only: messages of loader errors can quote paths the operator set.
+        # With its traceback: the operator needs it to fix the model path or weights, and
+        # what it can quote (paths, config values) is the operator's own configuration.
+        # The service stays up, alive but never ready, so probes restart it.
         log.error("engine failed to load", extra={"engine": settings.engine}, exc_info=exc)
         return
     app.state.service = service
