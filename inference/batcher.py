@@ -239,8 +239,11 @@ class DynamicBatcher(Generic[T, R]):
 
 
 def _caused_by_an_item(exc: Exception) -> bool:
-    """A client error (4xx): some item of the batch is bad, the model itself is fine."""
-    return isinstance(exc, InferenceError) and http_status_for(exc) < 500
+    """A client error (4xx): some item of the batch is bad, the model itself is fine.
+    Not 429: an overloaded model server is not helped by one call per item."""
+    if not isinstance(exc, InferenceError) or isinstance(exc, Overloaded):
+        return False
+    return http_status_for(exc) < 500
 
 
 def _settle(future: asyncio.Future[R], answer: R | Exception) -> None:

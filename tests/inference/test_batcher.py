@@ -126,6 +126,24 @@ async def test_a_bad_item_fails_alone_and_its_batch_mates_get_their_answers() ->
         await batcher.stop()
 
 
+async def test_an_overloaded_model_is_not_called_once_per_item() -> None:
+    calls: list[list[int]] = []
+
+    def busy_model(items: list[int]) -> list[int]:
+        calls.append(list(items))
+        raise Overloaded("the model server is overloaded")
+
+    batcher = await started(DynamicBatcher("t5c", busy_model, max_batch_size=4, max_wait_ms=50))
+    try:
+        outcomes = await asyncio.gather(
+            *(batcher.submit(i) for i in range(4)), return_exceptions=True
+        )
+        assert all(isinstance(outcome, Overloaded) for outcome in outcomes)
+        assert calls == [[0, 1, 2, 3]]
+    finally:
+        await batcher.stop()
+
+
 async def test_wrong_number_of_results_is_an_error_for_the_batch() -> None:
     batcher: DynamicBatcher[int, int] = DynamicBatcher(
         "t6", lambda items: items[:-1], max_batch_size=2, max_wait_ms=20
