@@ -18,7 +18,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from pydantic import BaseModel, SecretStr
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.body_limit import RequestBodyLimitMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from inference.errors import ERROR_TABLE, InferenceError, MediaTooLarge, http_status_for
 
@@ -66,7 +69,7 @@ def install_error_handlers(app: FastAPI, service: str) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        kind = "unauthorized" if exc.status_code == 401 else "http_error"
+        kind = {401: "unauthorized", 413: "media_too_large"}.get(exc.status_code, "http_error")
         return error_response(exc.status_code, str(exc.detail), kind)
 
     @app.exception_handler(RequestValidationError)
@@ -93,6 +96,39 @@ def install_error_handlers(app: FastAPI, service: str) -> None:
             path = getattr(request.scope.get("route"), "path", "unmatched")
             LATENCY.labels(service, path).observe(time.perf_counter() - started)
             REQUESTS.labels(service, path, str(status)).inc()
+
+
+# Room for the multipart framing and form fields around the file part itself, whose exact
+# size :func:`read_upload` checks.
+_FORM_OVERHEAD = 64 * 1024
+
+
+def limit_body(app: FastAPI, max_bytes: int) -> None:
+    """Refuse a request body over ``max_bytes`` (plus form framing) with 413 while it
+    streams in, or at once from its ``Content-Length``: before Starlette spools the file
+    part to a temporary file, which has no size limit of its own."""
+    limit = max_bytes + _FORM_OVERHEAD
+    app.add_middleware(RequestBodyLimitMiddleware, max_body_size=limit)
+    app.add_middleware(_DeclaredLengthLimit, limit=limit, max_bytes=max_bytes)
+
+
+class _DeclaredLengthLimit:
+    """Answers a too-large ``Content-Length`` in the shared error body, unread (Starlette's
+    middleware would answer it in plain text)."""
+
+    def __init__(self, app: ASGIApp, limit: int, max_bytes: int) -> None:
+        self.app = app
+        self.limit = limit
+        self.message = f"the upload is larger than {max_bytes} bytes"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            declared = Headers(scope=scope).get("content-length", "")
+            if declared.isdigit() and int(declared) > self.limit:
+                response = error_response(413, self.message, MediaTooLarge.code)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def bearer_guard(token: SecretStr | None) -> Callable[[Request], None]:

@@ -14,7 +14,7 @@ from inference.asr_server.engines import create_engine
 from inference.asr_server.serving import TranscriptionService
 from inference.asr_server.settings import AsrSettings
 from inference.batcher import model_thread
-from inference.http import bearer_guard, health_router, install_error_handlers
+from inference.http import bearer_guard, health_router, install_error_handlers, limit_body
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,7 @@ def create_app(settings: AsrSettings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.service = None
     install_error_handlers(app, "asr")
+    limit_body(app, settings.max_upload_bytes)
     app.include_router(health_router(lambda: app.state.service is not None))
     app.include_router(routes.router, dependencies=[Depends(bearer_guard(settings.auth_token))])
     return app

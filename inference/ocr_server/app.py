@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
-from inference.http import bearer_guard, health_router, install_error_handlers
+from inference.http import bearer_guard, health_router, install_error_handlers, limit_body
 from inference.ocr_server.routes import router
 from inference.ocr_server.service import OcrService
 from inference.ocr_server.settings import OcrSettings
@@ -49,6 +49,7 @@ def create_app(settings: OcrSettings | None = None) -> FastAPI:
 
     app = FastAPI(title="Study-Savvy OCR", version="1.0", lifespan=lifespan)
     install_error_handlers(app, "ocr")
+    limit_body(app, settings.max_bytes)
     app.include_router(health_router(lambda: getattr(app.state, "ocr", None) is not None))
     app.include_router(router, dependencies=[Depends(bearer_guard(settings.auth_token))])
     return app

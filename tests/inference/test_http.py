@@ -9,14 +9,21 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import uvicorn
-from fastapi import Depends, FastAPI, Form
+from fastapi import Depends, FastAPI, Form, UploadFile
 from pydantic import SecretStr, ValidationError
 
-from inference.http import bearer_guard, health_router, install_error_handlers
+from inference.http import (
+    bearer_guard,
+    health_router,
+    install_error_handlers,
+    limit_body,
+    read_upload,
+)
 from inference.settings import ServiceSettings
 from tests.support.services import free_port
 
 TOKEN = "s3cret-token-for-tests"
+LIMIT = 100_000
 
 
 def build_app() -> FastAPI:
@@ -29,10 +36,15 @@ def build_app() -> FastAPI:
     async def echo(text: str = Form(...)) -> dict[str, str]:
         return {"text": text}
 
+    @app.post("/upload")
+    async def upload(file: UploadFile) -> dict[str, int]:
+        return {"size": len(await read_upload(file, LIMIT))}
+
     @app.get("/boom", dependencies=guard)
     async def boom() -> None:
         raise RuntimeError("a bug")
 
+    limit_body(app, LIMIT)
     return app
 
 
@@ -117,3 +129,37 @@ def test_a_blank_token_is_refused_at_startup() -> None:
     with pytest.raises(ValidationError, match="blank"):
         ServiceSettings(auth_token=SecretStr("  "))
     assert ServiceSettings(auth_token=None).auth_token is None
+
+
+def test_an_upload_within_the_limit_is_read(server: str) -> None:
+    response = httpx.post(f"{server}/upload", files={"file": ("a.bin", b"x" * LIMIT)})
+    assert response.status_code == 200
+    assert response.json() == {"size": LIMIT}
+
+
+def test_a_declared_oversize_body_is_413_before_it_is_read(server: str) -> None:
+    big = b"x" * (LIMIT * 5)
+    response = httpx.post(f"{server}/upload", files={"file": ("big.bin", big)})
+    assert response.status_code == 413
+    assert response.json()["error"]["type"] == "media_too_large"
+
+
+def test_a_streamed_oversize_body_is_413_while_it_streams(server: str) -> None:
+    sent = [0]
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: chunked transfer encoding
+        yield b"--b\r\nContent-Disposition: form-data; name=file; filename=big.bin\r\n\r\n"
+        for _ in range(400):
+            sent[0] += 64 * 1024
+            yield b"x" * (64 * 1024)
+        yield b"\r\n--b--\r\n"
+
+    headers = {"Content-Type": "multipart/form-data; boundary=b"}
+    try:
+        response = httpx.post(f"{server}/upload", content=chunks(), headers=headers)
+    except httpx.TransportError:  # the server may answer and close before the client is done
+        pass
+    else:
+        assert response.status_code == 413
+        assert response.json()["error"]["type"] == "media_too_large"
+    assert httpx.get(f"{server}/healthz").status_code == 200
