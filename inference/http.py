@@ -7,11 +7,12 @@ engine layer and let :func:`install_error_handlers` turn domain errors into stat
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
@@ -21,11 +22,13 @@ from pydantic import BaseModel, SecretStr
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from inference.errors import ERROR_TABLE, InferenceError, MediaTooLarge, http_status_for
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 REQUESTS = Counter("http_requests_total", "HTTP requests", ["service", "route", "status"])
 LATENCY = Histogram(
@@ -77,25 +80,46 @@ def install_error_handlers(app: FastAPI, service: str) -> None:
         fields = ", ".join(".".join(str(p) for p in e.get("loc", ())) for e in exc.errors())
         return error_response(422, f"invalid request fields: {fields}", "invalid_request")
 
+    @app.exception_handler(ClientGone)
+    async def _gone(request: Request, _: ClientGone) -> Response:
+        log.info("client went away; its work was cancelled", extra={"path": request.url.path})
+        return Response(status_code=499)  # nginx's "client closed request"; nobody reads it
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.error("unhandled error", exc_info=exc, extra={"path": request.url.path})
         return error_response(500, "internal error", "internal_error")
 
-    @app.middleware("http")
-    async def _observe(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
+    app.add_middleware(_Observe, service=service)
+
+
+class _Observe:
+    """Request count and latency per route and status. A plain ASGI middleware (not
+    ``@app.middleware``), so handlers still see their client's disconnect."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
         status = 500  # an exception escaping the route still counts, as the 500 it becomes
+
+        async def noting_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
         try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
+            await self.app(scope, receive, noting_status)
         finally:
-            path = getattr(request.scope.get("route"), "path", "unmatched")
-            LATENCY.labels(service, path).observe(time.perf_counter() - started)
-            REQUESTS.labels(service, path, str(status)).inc()
+            path = getattr(scope.get("route"), "path", "unmatched")
+            LATENCY.labels(self.service, path).observe(time.perf_counter() - started)
+            REQUESTS.labels(self.service, path, str(status)).inc()
 
 
 # Room for the multipart framing and form fields around the file part itself, whose exact
@@ -129,6 +153,29 @@ class _DeclaredLengthLimit:
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+class ClientGone(Exception):
+    """The client closed its connection before the answer was ready."""
+
+
+async def until_disconnect(
+    request: Request, work: Coroutine[Any, Any, T], poll_s: float = 0.5
+) -> T:
+    """Await ``work``, cancelling it if the client goes away first. Uvicorn does not cancel
+    a handler whose client has gone, so without this a timed-out caller's audio windows
+    or line crops would still be decoded; cancelled, they leave the batcher's queue unrun.
+    """
+    task = asyncio.ensure_future(work)
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=poll_s)
+            if done:
+                return task.result()
+            if await request.is_disconnected():
+                raise ClientGone
+    finally:
+        task.cancel()  # nothing when it has finished
 
 
 def bearer_guard(token: SecretStr | None) -> Callable[[Request], None]:

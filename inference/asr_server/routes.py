@@ -21,7 +21,7 @@ from inference.asr_server.protocol import (
 from inference.asr_server.serving import TranscriptionRequest, TranscriptionService
 from inference.asr_server.settings import AsrSettings
 from inference.errors import InvalidRequest, ModelNotReady
-from inference.http import ERROR_RESPONSES, read_upload
+from inference.http import ERROR_RESPONSES, read_upload, until_disconnect
 
 _STARTED = int(time.time())
 
@@ -50,6 +50,7 @@ router = APIRouter(prefix="/v1", tags=["audio"])
     responses={**ERROR_RESPONSES, 200: {"content": {"text/plain": {}}}},
 )
 async def create_transcription(
+    request: Request,
     service: ServiceDep,
     settings: SettingsDep,
     file: Annotated[UploadFile, File(description="mp3, wav, m4a, ogg, flac or webm audio")],
@@ -67,9 +68,8 @@ async def create_transcription(
     if set(timestamp_granularities or []) - {"segment"}:
         raise InvalidRequest("only segment timestamps are supported")
     data = await read_upload(file, settings.max_upload_bytes)
-    result = await service.transcribe(
-        TranscriptionRequest(data, language=language, prompt=prompt, temperature=temperature)
-    )
+    job = TranscriptionRequest(data, language=language, prompt=prompt, temperature=temperature)
+    result = await until_disconnect(request, service.transcribe(job))
     if response_format == "text":
         return PlainTextResponse(join_text(result.segments) + "\n")
     if response_format == "srt":

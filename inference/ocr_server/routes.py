@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Request, UploadFile
 
 from inference.errors import ModelNotReady
-from inference.http import ERROR_RESPONSES, read_upload
+from inference.http import ERROR_RESPONSES, read_upload, until_disconnect
 from inference.ocr_server.schemas import BatchingStats, ModelCard, ModelList, OcrResponse
 from inference.ocr_server.service import OcrService
 
@@ -26,10 +26,12 @@ ServiceDep = Annotated[OcrService, Depends(get_service)]
 
 @router.post("/ocr", response_model=OcrResponse, responses=ERROR_RESPONSES)
 async def read_image(
-    service: ServiceDep, file: Annotated[UploadFile, File(description="JPEG, PNG or WebP")]
+    request: Request,
+    service: ServiceDep,
+    file: Annotated[UploadFile, File(description="JPEG, PNG or WebP")],
 ) -> OcrResponse:
     data = await read_upload(file, service.limits.max_bytes)
-    return OcrResponse.from_page(await service.read(data))
+    return OcrResponse.from_page(await until_disconnect(request, service.read(data)))
 
 
 @router.get("/models", response_model=ModelList, responses=ERROR_RESPONSES)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Iterator
@@ -9,7 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import uvicorn
-from fastapi import Depends, FastAPI, Form, UploadFile
+from fastapi import Depends, FastAPI, Form, Request, UploadFile
 from pydantic import SecretStr, ValidationError
 
 from inference.http import (
@@ -18,12 +19,14 @@ from inference.http import (
     install_error_handlers,
     limit_body,
     read_upload,
+    until_disconnect,
 )
 from inference.settings import ServiceSettings
 from tests.support.services import free_port
 
 TOKEN = "s3cret-token-for-tests"
 LIMIT = 100_000
+CANCELLED: list[float] = []
 
 
 def build_app() -> FastAPI:
@@ -39,6 +42,18 @@ def build_app() -> FastAPI:
     @app.post("/upload")
     async def upload(file: UploadFile) -> dict[str, int]:
         return {"size": len(await read_upload(file, LIMIT))}
+
+    @app.get("/slow")
+    async def slow(request: Request) -> dict[str, str]:
+        async def work() -> str:
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                CANCELLED.append(time.monotonic())
+                raise
+            return "done"
+
+        return {"answer": await until_disconnect(request, work(), poll_s=0.1)}
 
     @app.get("/boom", dependencies=guard)
     async def boom() -> None:
@@ -163,3 +178,15 @@ def test_a_streamed_oversize_body_is_413_while_it_streams(server: str) -> None:
         assert response.status_code == 413
         assert response.json()["error"]["type"] == "media_too_large"
     assert httpx.get(f"{server}/healthz").status_code == 200
+
+
+def test_work_of_a_client_that_went_away_is_cancelled(server: str) -> None:
+    gone = time.monotonic()
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.get(f"{server}/slow", timeout=0.5)  # the client gives up and closes
+    for _ in range(100):
+        if CANCELLED:
+            break
+        time.sleep(0.05)
+    assert CANCELLED, "the handler kept working for a client that had gone"
+    assert CANCELLED[0] - gone < 3.0  # long before the 10 s the work would have taken
