@@ -117,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("models", nargs="*", default=list(MODELS), help="models to copy")
     parser.add_argument("--kind", choices=KINDS, default="KIND_GPU")
     parser.add_argument("--max-batch-size", type=int, default=None)
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
     configure_logging("INFO", json_lines=False)
     for model in args.models:
         path = write_model(args.dest, model, kind=args.kind, max_batch_size=args.max_batch_size)

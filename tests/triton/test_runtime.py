@@ -8,6 +8,7 @@ import pytest
 
 from inference.errors import InvalidRequest
 from triton_models.repository import SOURCE, rewrite_config, set_version_policy
+from triton_models.repository import main as repository_main
 from triton_models.runtime.common import Failed, answer_all, resolve_weights, run_isolated
 from triton_models.swap import SwapError, place
 
@@ -76,3 +77,11 @@ def test_a_version_without_any_model_code_is_refused(tmp_path: Path) -> None:
     (tmp_path / "crnn" / "3").mkdir(parents=True)
     with pytest.raises(SwapError, match=r"no model\.py"):
         place(tmp_path, "crnn", 3, None)
+
+
+def test_the_repository_cli_takes_options_between_its_arguments(tmp_path: Path) -> None:
+    # As the docs write it: dest, then --kind, then the models.
+    assert repository_main([str(tmp_path), "--kind", "KIND_CPU", "crnn", "craft"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["craft", "crnn"]
+    assert "KIND_CPU" in (tmp_path / "crnn" / "config.pbtxt").read_text()
+    assert (tmp_path / "crnn" / "1" / "model.py").is_file()
