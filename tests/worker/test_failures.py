@@ -135,3 +135,38 @@ def test_mail_that_stopped_its_worker_too_often_is_dropped(worker_env: WorkerEnv
     assert worker_env.sink.to(mail) == []
     assert worker_env.redis.get(mail) is None
     still_serving(worker_env)
+
+
+def test_mail_refused_for_now_is_retried_then_sent_once(worker_env: WorkerEnv) -> None:
+    mail = f"busy-{uuid.uuid4().hex[:8]}@example.com"
+    worker_env.sink.refuse_next(times=2)  # the relay answers 451 twice, then accepts
+    task_id = worker_env.push("Mail_sent", {"mail": mail})
+    assert worker_env.meta(task_id)["status"] == "SUCCESS"
+    (message,) = worker_env.sink.to(mail)
+    code = worker_env.redis.get(mail)
+    assert code is not None
+    assert code.decode() in message.get_body(("plain",)).get_content()
+    assert 590 <= worker_env.redis.ttl(mail) <= 600
+
+
+def test_mail_refused_every_time_fails_and_stores_no_code(worker_env: WorkerEnv) -> None:
+    mail = f"down-{uuid.uuid4().hex[:8]}@example.com"
+    before = worker_env.sink.attempts
+    worker_env.sink.refuse_next(times=3)  # the first try and both retries
+    meta = expect_failure(
+        worker_env, "Mail_sent", {"mail": mail}, "mail server is unavailable (gave up after 2"
+    )
+    assert "retries" in str(meta["result"]["exc_message"])
+    assert worker_env.sink.attempts - before == 3
+    assert worker_env.sink.to(mail) == []
+    assert worker_env.redis.get(mail) is None  # no code the user could never receive
+    still_serving(worker_env)
+
+
+def test_refused_recipient_fails_at_once(worker_env: WorkerEnv) -> None:
+    mail = f"nobody-{uuid.uuid4().hex[:8]}@example.com"
+    worker_env.sink.refused_recipients.add(mail)
+    before = worker_env.sink.attempts
+    expect_failure(worker_env, "Mail_sent", {"mail": mail}, "mail address was refused")
+    assert worker_env.sink.attempts == before  # never reached DATA, never retried
+    assert worker_env.redis.get(mail) is None
