@@ -77,19 +77,52 @@ def test_redis_cut_for_10s_mid_run(stack: Stack, patient: subprocess.Popen[bytes
     )
 
 
+def test_redis_silent_for_10s_mid_run(stack: Stack, patient: subprocess.Popen[bytes]) -> None:
+    # A blackhole, not a reset: connections stay open and nothing answers (a dead peer,
+    # a firewall drop); after the heal, what was held is delivered.
+    stack.env.llm.state.latency_s = 0.3
+    missions = [stack.text_mission() for _ in range(30)]
+    recovered, statuses = outage(stack, stack.redis_proxy, "blackhole", missions)
+    assert statuses == ["SUCCESS"] * len(missions)
+    assert patient.poll() is None
+    record(
+        "Redis silent (blackhole) 10 s mid-run (30 missions)",
+        happened="the worker's Redis calls waited; once Redis answered again every mission "
+        "completed",
+        recover_s=round(recovered, 2),
+        lost=statuses.count("PENDING") + statuses.count("FAILURE"),
+        duplicates=check_once(stack, missions),
+    )
+
+
+MYSQL_FAULTS = {
+    "cut": (
+        "MySQL unreachable 10 s at save time",
+        "the save failed, the task retried with backoff and saved the result it had "
+        "computed (one LLM call per mission) once MySQL was back",
+    ),
+    "blackhole": (
+        "MySQL silent (blackhole) 10 s at save time",
+        "the save waited on its connection (read timeout 30 s) and went through once MySQL "
+        "answered again (one LLM call per mission)",
+    ),
+}
+
+
+@pytest.mark.parametrize("fault", list(MYSQL_FAULTS))
 def test_mysql_unreachable_for_10s_at_save_time(
-    stack: Stack, patient: subprocess.Popen[bytes]
+    stack: Stack, patient: subprocess.Popen[bytes], fault: str
 ) -> None:
     stack.env.llm.state.latency_s = 1.0
     missions = [stack.text_mission() for _ in range(3)]
-    recovered, statuses = outage(stack, stack.db_proxy, "cut", missions)
+    recovered, statuses = outage(stack, stack.db_proxy, fault, missions)
     assert statuses == ["SUCCESS"] * len(missions)
-    # The retry saved the result computed before the outage: the LLM was asked once.
+    # The result computed before the outage was saved: the LLM was asked once.
     assert [stack.calls_for(file_id) for file_id, _ in missions] == [1] * len(missions)
+    name, happened = MYSQL_FAULTS[fault]
     record(
-        "MySQL unreachable 10 s at save time",
-        happened="the save failed, the task retried with backoff and saved the result it had "
-        "computed (one LLM call per mission) once MySQL was back",
+        name,
+        happened=happened,
         recover_s=round(recovered, 2),
         lost=0,
         duplicates=check_once(stack, missions),
