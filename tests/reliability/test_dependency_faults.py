@@ -62,33 +62,33 @@ def check_once(stack: Stack, missions: list[tuple[str, str]]) -> int:
     return sum(len(w) - 1 for w in writes)
 
 
-def test_redis_cut_for_10s_mid_run(stack: Stack, patient: subprocess.Popen[bytes]) -> None:
-    stack.env.llm.state.latency_s = 0.3
-    missions = [stack.text_mission() for _ in range(30)]
-    recovered, statuses = outage(stack, stack.redis_proxy, "cut", missions)
-    assert statuses == ["SUCCESS"] * len(missions)
-    assert patient.poll() is None
-    record(
+# A cut resets the connections; a blackhole keeps them open with nothing answering (a dead
+# peer, a firewall drop), and what it held is delivered after the heal.
+REDIS_FAULTS = {
+    "cut": (
         "Redis cut 10 s mid-run (30 missions)",
-        happened="worker lost the broker, reconnected by itself; every mission completed",
-        recover_s=round(recovered, 2),
-        lost=statuses.count("PENDING") + statuses.count("FAILURE"),
-        duplicates=check_once(stack, missions),
-    )
+        "worker lost the broker, reconnected by itself; every mission completed",
+    ),
+    "blackhole": (
+        "Redis silent (blackhole) 10 s mid-run (30 missions)",
+        "the worker's Redis calls waited; once Redis answered again every mission completed",
+    ),
+}
 
 
-def test_redis_silent_for_10s_mid_run(stack: Stack, patient: subprocess.Popen[bytes]) -> None:
-    # A blackhole, not a reset: connections stay open and nothing answers (a dead peer,
-    # a firewall drop); after the heal, what was held is delivered.
+@pytest.mark.parametrize("fault", list(REDIS_FAULTS))
+def test_redis_fault_for_10s_mid_run(
+    stack: Stack, patient: subprocess.Popen[bytes], fault: str
+) -> None:
     stack.env.llm.state.latency_s = 0.3
     missions = [stack.text_mission() for _ in range(30)]
-    recovered, statuses = outage(stack, stack.redis_proxy, "blackhole", missions)
+    recovered, statuses = outage(stack, stack.redis_proxy, fault, missions)
     assert statuses == ["SUCCESS"] * len(missions)
     assert patient.poll() is None
+    name, happened = REDIS_FAULTS[fault]
     record(
-        "Redis silent (blackhole) 10 s mid-run (30 missions)",
-        happened="the worker's Redis calls waited; once Redis answered again every mission "
-        "completed",
+        name,
+        happened=happened,
         recover_s=round(recovered, 2),
         lost=statuses.count("PENDING") + statuses.count("FAILURE"),
         duplicates=check_once(stack, missions),

@@ -56,6 +56,14 @@ def triton(tmp_path_factory: pytest.TempPathFactory, weights_root: Path) -> Iter
     write_model(repository, "trocr", kind="KIND_CPU")
     # The same canvas as the in-process OCR servers of the tests (tests/inference/ocr).
     write_model(repository, "craft", kind="KIND_CPU", parameters={"canvas_size": OCR_CANVAS})
+    write_swap_model(repository)
+    log = tmp_path_factory.mktemp("triton_log") / "tritonserver.log"
+    with start_triton(repository, weights_root, log) as server:
+        yield server
+
+
+def write_swap_model(repository: Path) -> None:
+    """The CPU crnn under SWAP_MODEL, one weights folder per version, for hot-swap tests."""
     write_model(
         repository,
         "crnn",
@@ -63,6 +71,3 @@ def triton(tmp_path_factory: pytest.TempPathFactory, weights_root: Path) -> Iter
         kind="KIND_CPU",
         parameters={"weights": f"{SWAP_MODEL}/{{version}}"},
     )
-    log = tmp_path_factory.mktemp("triton_log") / "tritonserver.log"
-    with start_triton(repository, weights_root, log) as server:
-        yield server

@@ -12,10 +12,9 @@ import numpy as np
 import pytest
 
 from tests.triton import media
-from tests.triton.conftest import SWAP_MODEL
+from tests.triton.conftest import SWAP_MODEL, write_swap_model
 from tests.triton.server import TritonServer, start_triton
 from triton_models import swap
-from triton_models.repository import write_model
 
 
 @dataclass
@@ -111,13 +110,7 @@ def test_swap_on_a_restricted_repository_api_needs_the_admin_key(
 ) -> None:
     """Production Triton restricts load/unload to callers with the admin key."""
     repository = tmp_path / "repository"
-    write_model(
-        repository,
-        "crnn",
-        name=SWAP_MODEL,
-        kind="KIND_CPU",
-        parameters={"weights": f"{SWAP_MODEL}/{{version}}"},
-    )
+    write_swap_model(repository)
     admin_key = f"key-{secrets.token_hex(8)}"
     key_file = tmp_path / "admin.key"
     key_file.write_text(admin_key + "\n")

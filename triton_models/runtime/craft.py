@@ -16,6 +16,7 @@ import numpy.typing as npt
 
 from inference.logs import configure_logging
 from inference.ocr_server.detectors.postprocess import FloatArray, Thresholds
+from inference.ocr_server.detectors.triton import MIN_PAGE_SIDE
 from triton_models.runtime.common import (
     ModelArgs,
     RuntimeSettings,
@@ -35,7 +36,7 @@ MAX_PAGE_PIXELS = 50_000_000
 
 def page_image(image: np.ndarray | None) -> npt.NDArray[np.uint8]:
     """Validate one request's IMAGE: an upright RGB page, uint8, height x width x 3."""
-    page: npt.NDArray[np.uint8] = rgb_image(image, min_side=8)
+    page: npt.NDArray[np.uint8] = rgb_image(image, min_side=MIN_PAGE_SIDE)
     require(page.shape[0] * page.shape[1] <= MAX_PAGE_PIXELS, "IMAGE has too many pixels")
     return page
 

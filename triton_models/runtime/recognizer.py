@@ -18,6 +18,7 @@ import numpy.typing as npt
 from inference.device import Placement
 from inference.logs import configure_logging
 from inference.ocr_server.recognizers import LineRecognizer, Recognition
+from inference.ocr_server.recognizers.triton import MAX_CROP_SIDE
 from triton_models.runtime.common import (
     ModelArgs,
     RuntimeSettings,
@@ -31,8 +32,6 @@ from triton_models.runtime.common import (
 )
 
 log = logging.getLogger(__name__)
-
-MAX_CROP_SIDE = 8192
 
 
 def line_crop(image: np.ndarray | None) -> npt.NDArray[np.uint8]:

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MIN_PAGE_SIDE = 8  # the craft model's own lower bound (triton_models/runtime/craft.py)
+MIN_PAGE_SIDE = 8  # the craft Triton model refuses smaller pages (triton_models/runtime)
 
 
 class TritonDetector:

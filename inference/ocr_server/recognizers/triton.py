@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_CROP_SIDE = 8192  # the recognizer models' own upper bound (triton_models/runtime)
+MAX_CROP_SIDE = 8192  # the recognizer Triton models refuse longer crops (triton_models/runtime)
 
 
 class TritonRecognizer:
