@@ -13,6 +13,11 @@ message. Stock kombu and Celery handle some of them badly:
 This transport checks every item on the task queue before kombu records the delivery,
 and drops what is not a protocol-2 JSON task message with one log line (no content: it
 may carry credentials). Remote-control (pidbox) and event traffic is left alone.
+
+It also stamps every task message when it is first taken off the queue (see
+:mod:`worker.receipt`): the backend reuses the row id as task id *and* as delivery tag,
+so neither tells two messages of one row apart, and kombu keys its unacked hash by the
+delivery tag.
 """
 
 from __future__ import annotations
@@ -24,7 +29,10 @@ import logging
 from queue import Empty
 from typing import Any
 
+import redis
 from kombu.transport import redis as kombu_redis
+
+from worker.receipt import NEXT_SEQ, SEQ_KEY, stamp
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +86,28 @@ class MalformedMessage(Exception):
 
 
 class GuardedChannel(kombu_redis.Channel):  # type: ignore[misc]
+    def basic_consume(self, queue: str, *args: Any, **kwargs: Any) -> Any:
+        consumed = super().basic_consume(queue, *args, **kwargs)  # type: ignore[no-untyped-call]
+        if queue in TASK_QUEUES:
+            record = self.connection._callbacks[queue]
+
+            def stamped(message: dict[str, Any]) -> Any:
+                # Before kombu records the delivery: the unacked hash (what a restore
+                # puts back on the queue) then holds the stamped message.
+                stamp(message, self._next_seq)
+                return record(message)
+
+            self.connection._callbacks[queue] = stamped
+        return consumed
+
+    def _next_seq(self) -> int | None:
+        try:
+            with self.conn_or_acquire() as client:
+                return int(client.eval(NEXT_SEQ, 1, SEQ_KEY))
+        except (redis.RedisError, ValueError):
+            log.warning("could not draw a receipt sequence; this message is not ordered")
+            return None
+
     def _brpop_read(self, **options: Any) -> Any:
         try:
             return super()._brpop_read(**options)  # type: ignore[no-untyped-call]
