@@ -84,6 +84,24 @@ def _reporter(task: Task[Any, Any], receipt: Receipt) -> Callable[..., None]:
     return report
 
 
+def _take_over_progress(task: Task[Any, Any], receipt: Receipt) -> None:
+    """Clears the result-backend state an older message of the row left behind.
+
+    The result backend keys states by task id, and Celery never overwrites a ``SUCCESS``
+    (its guard against lost tasks), so without this the row's first mission would hold
+    the state forever and no later edit's progress or outcome would show."""
+    if receipt.seq is None or task.request.called_directly:
+        return
+    try:
+        meta = task.backend.get_task_meta(receipt.task_id)
+        result = meta.get("result")
+        seq = result.get("seq") if isinstance(result, dict) else None
+        if meta.get("status") == "SUCCESS" and (type(seq) is not int or seq < receipt.seq):
+            task.backend.forget(receipt.task_id)
+    except Exception:  # progress is best effort, like the reports themselves
+        log.warning("could not clear an older state", extra={"receipt": receipt.message})
+
+
 def _retry_or_give_up(task: Task[Any, Any], name: str, rt: Runtime, exc: TransientError) -> None:
     """Schedules a retry (raises ``Retry``) or returns when the retries are spent."""
     retries = task.request.retries
@@ -118,13 +136,13 @@ def _count_delivery(rt: Runtime, message: str, retries: int) -> None:
             pipe.expire(key, rt.settings.visibility_timeout_s * 2)
             deliveries = int(pipe.execute()[0])
     except redis.RedisError:
-        log.warning("could not count deliveries", extra={"message": message})
+        log.warning("could not count deliveries", extra={"receipt": message})
         return
     limit = rt.settings.task_max_deliveries
     if deliveries > limit:
         raise PermanentError(f"the mission stopped its worker {limit} times and was dropped")
     if deliveries > 1:
-        log.warning("redelivered mission", extra={"message": message, "delivery": deliveries})
+        log.warning("redelivered mission", extra={"receipt": message, "delivery": deliveries})
 
 
 def _computed(rt: Runtime, message: str) -> dict[str, Any] | None:
@@ -143,14 +161,14 @@ def _keep_computed(rt: Runtime, message: str, result: dict[str, Any]) -> None:
     try:
         rt.redis.set(COMPUTED + message, json.dumps(result), ex=rt.settings.visibility_timeout_s)
     except redis.RedisError:
-        log.warning("could not keep the computed result", extra={"message": message})
+        log.warning("could not keep the computed result", extra={"receipt": message})
 
 
 def _forget_computed(rt: Runtime, message: str) -> None:
     try:
         rt.redis.delete(COMPUTED + message)
     except redis.RedisError:  # it expires on its own
-        log.warning("could not drop the computed result", extra={"message": message})
+        log.warning("could not drop the computed result", extra={"receipt": message})
 
 
 def _fail_row(
@@ -174,6 +192,7 @@ def run_analysis(task: Task[Any, Any], name: str, kwargs: dict[str, Any]) -> dic
     report = _reporter(task, receipt)
     which = {"message": receipt.message, "seq": receipt.seq}
     started = time.perf_counter()
+    _take_over_progress(task, receipt)
     try:
         report("queued")
         parsed = parse_kwargs(model, kwargs)

@@ -9,6 +9,7 @@ process; results are read from MariaDB.
 
 from __future__ import annotations
 
+import ast
 import base64
 import json
 import time
@@ -78,6 +79,30 @@ def settled(env: WorkerEnv, file_id: str, timeout: float = 40.0) -> tuple[str, d
     return status, result
 
 
+def outcomes(env: WorkerEnv, file_id: str, count: int) -> list[dict[str, Any]]:
+    """What each message of the row returned, in the order they ended, from the worker's
+    log: the result backend cannot say (one key per task id, and Celery never replaces a
+    SUCCESS there, so a superseded edit's outcome is not stored over the winner's)."""
+
+    def ended() -> list[dict[str, Any]]:
+        found = []
+        for line in env.log_text().splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            data = record.get("data") or {}
+            if record.get("logger") == "celery.app.trace" and data.get("id") == file_id:
+                assert "return_value" in data, record["msg"]  # a task that raised
+                found.append(ast.literal_eval(data["return_value"]))
+        return found
+
+    wait_until(lambda: len(ended()) >= count)
+    found = ended()
+    assert len(found) == count, found
+    return found
+
+
 def final_meta(env: WorkerEnv, file_id: str, check: Callable[[dict[str, Any]], bool]) -> Any:
     def found() -> dict[str, Any] | None:
         raw = env.redis.get(f"celery-task-meta-{file_id}")
@@ -114,8 +139,12 @@ def test_first_mission_then_five_edits_each_saved(worker_env: WorkerEnv) -> None
     seqs = [r["seq"] for r in saved]
     assert seqs == sorted(seqs)
     assert len(set(seqs)) == 6
+    # The result backend follows each new message, not only the first one.
     meta = final_meta(env, file_id, lambda m: m["result"]["message"] == saved[-1]["message"])
     assert meta["result"]["status"] == "SUCCESS"
+    ended = outcomes(env, file_id, 6)
+    assert [o["status"] for o in ended] == ["SUCCESS"] * 6
+    assert [o["message"] for o in ended] == [r["message"] for r in saved]
     assert "stopped its worker" not in env.log_text()
     # Each message was counted once, under its own receipt.
     for r in saved:
@@ -133,12 +162,7 @@ def test_two_edits_back_to_back_the_later_push_wins(worker_env: WorkerEnv, slow:
         push_as_backend(env, "NLP_edit_OCR", edit_kwargs(env, file_id, one))
         back_to_pending(env, file_id)
         push_as_backend(env, "NLP_edit_OCR", edit_kwargs(env, file_id, two))
-        if slow == "first":
-            # The first edit finishes last: computed, found the second's save, kept it.
-            meta = final_meta(env, file_id, lambda m: m["result"]["status"] != "SUCCESS")
-            assert meta["result"]["status"] == "skipped: superseded"
-        else:
-            wait_until(lambda: (env.row(file_id)[1] or {}).get("content") == two)
+        first, last = outcomes(env, file_id, 2)
     finally:
         env.llm.reset()
     status, result = env.row(file_id)
@@ -146,7 +170,14 @@ def test_two_edits_back_to_back_the_later_push_wins(worker_env: WorkerEnv, slow:
     assert result is not None
     assert result["content"] == two
     if slow == "first":
-        assert meta["result"]["seq"] < result["seq"]
+        # The second edit was saved first; the first one finished last, computed its
+        # answer, found the newer save and left it.
+        assert (first["status"], last["status"]) == ("SUCCESS", "skipped: superseded")
+        assert first["message"] == result["message"]
+        assert last["seq"] < result["seq"]
+    else:
+        assert (first["status"], last["status"]) == ("SUCCESS", "SUCCESS")
+        assert first["seq"] < last["seq"] == result["seq"]
     assert env.redis.llen("celery") == 0
 
 
@@ -165,16 +196,16 @@ def test_edit_pushed_while_the_first_asr_mission_transcribes(worker_env: WorkerE
         push_as_backend(
             env, "NLP_edit_ASR", {**edit_kwargs(env, file_id, edited), "prompt": "訊號 & 系統"}
         )
-        # The transcription ends after the edit was saved: the edit's text stays.
-        meta = final_meta(env, file_id, lambda m: m["result"]["status"] != "SUCCESS")
+        edit, asr = outcomes(env, file_id, 2)
     finally:
         env.stub.state.latency_s = 0.0
-    assert meta["result"]["status"] == "skipped: superseded"
+    # The transcription ended after the edit was saved: the edit's text stays.
+    assert (edit["status"], asr["status"]) == ("SUCCESS", "skipped: superseded")
     status, result = env.row(file_id)
     assert status == "SUCCESS"
     assert result is not None
     assert result["content"] == edited
-    assert meta["result"]["seq"] < result["seq"]
+    assert asr["seq"] < edit["seq"] == result["seq"]
 
 
 def _stamped(env: WorkerEnv, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -206,9 +237,8 @@ def test_redelivery_reuses_its_result_and_a_new_message_is_new_work(worker_env: 
     # Delivered once more after the save (died before the ack): nothing is written again.
     with env.engine.connect() as conn:
         before = conn.execute(sa.select(files.c.result).where(files.c.id == file_id)).scalar()
-    env.redis.delete(f"celery-task-meta-{file_id}")
     env.redis.lpush("celery", json.dumps(message))
-    assert final_meta(env, file_id, lambda m: True)["result"]["status"] == "skipped: done"
+    assert outcomes(env, file_id, 2)[1]["status"] == "skipped: done"
     assert env.row(file_id) == ("SUCCESS", before)
     # A new message with the same id and the very same body is new work.
     back_to_pending(env, file_id)
@@ -219,6 +249,7 @@ def test_redelivery_reuses_its_result_and_a_new_message_is_new_work(worker_env: 
     assert result["content"] == content
     assert result["summarize"] != "kept"
     assert len(env.llm.calls()) == calls + 1
+    assert outcomes(env, file_id, 3)[2]["status"] == "SUCCESS"
 
 
 def test_many_edits_in_a_short_time_all_run_and_the_last_push_wins(
@@ -242,5 +273,7 @@ def test_many_edits_in_a_short_time_all_run_and_the_last_push_wins(
     assert status == "SUCCESS"
     assert result["content"] == essay(count - 1, marker)
     assert "stopped its worker" not in env.log_text()
-    done = env.log_text().count(f"Task tasks.NLP_edit_OCR[{file_id}] succeeded")
-    assert done == count  # none failed, none is still running
+    ended = outcomes(env, file_id, count)  # none failed
+    assert {o["status"] for o in ended} <= {"SUCCESS", "skipped: superseded"}
+    assert max(ended, key=lambda o: o["seq"])["message"] == result["message"]
+    assert all(env.redis.get(f"{DELIVERIES}{o['message']}:0") == b"1" for o in ended)
