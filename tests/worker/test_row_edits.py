@@ -92,8 +92,10 @@ def outcomes(env: WorkerEnv, file_id: str, count: int) -> list[dict[str, Any]]:
             except ValueError:
                 continue
             data = record.get("data") or {}
-            if record.get("logger") == "celery.app.trace" and data.get("id") == file_id:
-                assert "return_value" in data, record["msg"]  # a task that raised
+            if record.get("logger") != "celery.app.trace" or data.get("id") != file_id:
+                continue
+            assert "raised" not in str(data.get("description")), record["msg"]
+            if "return_value" in data:  # not a retry line
                 found.append(ast.literal_eval(data["return_value"]))
         return found
 
@@ -179,6 +181,36 @@ def test_two_edits_back_to_back_the_later_push_wins(worker_env: WorkerEnv, slow:
         assert (first["status"], last["status"]) == ("SUCCESS", "SUCCESS")
         assert first["seq"] < last["seq"] == result["seq"]
     assert env.redis.llen("celery") == 0
+
+
+def test_an_edit_being_retried_does_not_overwrite_a_later_one(worker_env: WorkerEnv) -> None:
+    env = worker_env
+    file_id = env.add_row("OCR", "SUCCESS", OLD)
+    marker = f"r-{file_id[:8]}"
+    one, two = essay(1, marker), essay(2, f"s-{file_id[:8]}")
+    env.llm.slow_when(marker, 2.0)
+    # The first edit's first try: both calls (the SDK retries once) get 503, and Celery
+    # retries the mission.
+    env.llm.fail_next(503, times=2, retry_after=0.01)
+    try:
+        back_to_pending(env, file_id)
+        push_as_backend(env, "NLP_edit_OCR", edit_kwargs(env, file_id, one))
+        wait_until(lambda: sum(marker in c.last_user for c in env.llm.calls()) == 2)
+        back_to_pending(env, file_id)
+        push_as_backend(env, "NLP_edit_OCR", edit_kwargs(env, file_id, two))
+        second, first = outcomes(env, file_id, 2)
+    finally:
+        env.llm.reset()
+    assert (second["status"], first["status"]) == ("SUCCESS", "skipped: superseded")
+    status, result = env.row(file_id)
+    assert status == "SUCCESS"
+    assert result is not None
+    assert result["content"] == two
+    assert result["message"] == second["message"]
+    # The retry carried its message's receipt and seq: counted as try 1 of that message.
+    assert env.redis.get(f"{DELIVERIES}{first['message']}:0") == b"1"
+    assert env.redis.get(f"{DELIVERIES}{first['message']}:1") == b"1"
+    assert first["seq"] < second["seq"]
 
 
 def test_edit_pushed_while_the_first_asr_mission_transcribes(worker_env: WorkerEnv) -> None:
