@@ -93,7 +93,7 @@ def _take_over_progress(task: Task[Any, Any], receipt: Receipt) -> None:
     if receipt.seq is None or task.request.called_directly:
         return
     try:
-        meta = task.backend.get_task_meta(receipt.task_id)
+        meta = task.backend.get_task_meta(receipt.task_id, cache=False)  # fresh, not memoised
         result = meta.get("result")
         seq = result.get("seq") if isinstance(result, dict) else None
         if meta.get("status") == "SUCCESS" and (type(seq) is not int or seq < receipt.seq):
