@@ -94,7 +94,7 @@ class GuardedChannel(kombu_redis.Channel):  # type: ignore[misc]
             def stamped(message: dict[str, Any]) -> Any:
                 # Before kombu records the delivery: the unacked hash (what a restore
                 # puts back on the queue) then holds the stamped message.
-                stamp(message, self._next_seq)
+                stamp(message, self._next_seq, self._last_seq)
                 return record(message)
 
             self.connection._callbacks[queue] = stamped
@@ -106,6 +106,14 @@ class GuardedChannel(kombu_redis.Channel):  # type: ignore[misc]
                 return int(client.eval(NEXT_SEQ, 1, SEQ_KEY))
         except (redis.RedisError, ValueError):
             log.warning("could not draw a receipt sequence; this message is not ordered")
+            return None
+
+    def _last_seq(self) -> int | None:
+        try:
+            with self.conn_or_acquire() as client:
+                last = client.get(SEQ_KEY)
+            return int(last) if last is not None else None
+        except (redis.RedisError, ValueError):
             return None
 
     def _brpop_read(self, **options: Any) -> Any:

@@ -71,17 +71,32 @@ def _valid(found: Any) -> bool:
     )
 
 
-def stamp(message: dict[str, Any], next_seq: Callable[[], int | None]) -> None:
+def stamp(
+    message: dict[str, Any],
+    next_seq: Callable[[], int | None],
+    last_seq: Callable[[], int | None] = lambda: None,
+) -> None:
     """Stamps a message taken off the queue for the first time; leaves a redelivery or a
-    retry (already stamped) as it is."""
+    retry (already stamped) as it is.
+
+    A stamp whose seq was never drawn (above the last one drawn: pushed with a forged
+    header) is replaced, or it would win over every later edit of its row."""
     headers = message["headers"]
-    if _valid(headers.get(HEADER)):
+    found = headers.get(HEADER)
+    if _valid(found) and not _ahead(found.get("seq"), last_seq):
         # A restored message still has the receipt as its tag; a retry has the fresh tag
         # kombu gave it, kept so that it never shares one with the message it retries.
         return
     receipt = uuid.uuid4().hex
     headers[HEADER] = {"receipt": receipt, "seq": next_seq()}
     message["properties"]["delivery_tag"] = receipt
+
+
+def _ahead(seq: int | None, last_seq: Callable[[], int | None]) -> bool:
+    if seq is None:
+        return False
+    last = last_seq()
+    return last is not None and seq > last
 
 
 def receipt_of(request: Any) -> Receipt:

@@ -50,6 +50,18 @@ def test_a_malformed_stamp_is_replaced() -> None:
     assert len(message["headers"][HEADER]["receipt"]) == 32
 
 
+def test_a_stamp_with_a_seq_never_drawn_is_replaced() -> None:
+    message = go_message(str(uuid.uuid4()))
+    message["headers"][HEADER] = {"receipt": "b" * 32, "seq": 10**18}  # forged, far ahead
+    stamp(message, lambda: 41, lambda: 40)
+    assert message["headers"][HEADER]["seq"] == 41
+    assert message["headers"][HEADER]["receipt"] != "b" * 32
+    genuine = go_message(str(uuid.uuid4()))
+    genuine["headers"][HEADER] = {"receipt": "c" * 32, "seq": 39}
+    stamp(genuine, lambda: 42, lambda: 40)
+    assert genuine["headers"][HEADER] == {"receipt": "c" * 32, "seq": 39}
+
+
 def test_receipt_of_a_request() -> None:
     stamped = SimpleNamespace(id="row", **{HEADER: {"receipt": "a" * 32, "seq": 5}})
     assert receipt_of(stamped) == Receipt("row", "a" * 32, 5)
