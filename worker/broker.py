@@ -91,13 +91,22 @@ class GuardedChannel(kombu_redis.Channel):  # type: ignore[misc]
         if queue in TASK_QUEUES:
             record = self.connection._callbacks[queue]
 
-            def stamped(message: dict[str, Any]) -> Any:
+            def checked_and_stamped(message: Any) -> Any:
+                # The seq first: it orders the message by its place in the queue, and the
+                # check takes milliseconds for a long transcript (docs/worker.md).
+                seq = self._next_seq()
+                if not is_task_message(message):
+                    log.error(
+                        "dropped a queue item that is not a Celery task message",
+                        extra={"queue": queue},
+                    )
+                    raise MalformedMessage
                 # Before kombu records the delivery: the unacked hash (what a restore
                 # puts back on the queue) then holds the stamped message.
-                stamp(message, self._next_seq, self._last_seq)
+                stamp(message, lambda: seq, self._last_seq)
                 return record(message)
 
-            self.connection._callbacks[queue] = stamped
+            self.connection._callbacks[queue] = checked_and_stamped
         return consumed
 
     def _next_seq(self) -> int | None:
@@ -127,12 +136,7 @@ class GuardedChannel(kombu_redis.Channel):  # type: ignore[misc]
 
 
 class GuardedTransport(kombu_redis.Transport):  # type: ignore[misc]
-    Channel = GuardedChannel
+    """The Redis transport with :class:`GuardedChannel`, which checks and stamps every
+    item of the task queue before kombu records its delivery."""
 
-    def _deliver(self, message: Any, queue: str) -> None:
-        if queue in TASK_QUEUES and not is_task_message(message):
-            log.error(
-                "dropped a queue item that is not a Celery task message", extra={"queue": queue}
-            )
-            raise MalformedMessage
-        super()._deliver(message, queue)  # type: ignore[no-untyped-call]
+    Channel = GuardedChannel
