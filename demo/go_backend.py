@@ -1,8 +1,11 @@
 """What the Go backend does to enqueue a task: build the raw Celery message, LPUSH it.
 
 The message is byte-for-byte the shape of contract.md section 1 (Celery protocol v2 as
-the Go client writes it): compact JSON, ``lang`` Go, ``origin`` Go-User, and none of the
-``argsrepr`` / ``kwargsrepr`` / ``timelimit`` headers Python clients add.
+the Go client writes it): compact JSON as Go's ``encoding/json`` writes it (raw UTF-8,
+``<`` ``>`` ``&`` escaped as ``\u003c`` ``\u003e`` ``\u0026``), ``lang`` Go, ``origin``
+Go-User, none of the ``argsrepr`` / ``kwargsrepr`` / ``timelimit`` headers Python clients
+add, and the task id repeated as ``root_id``, ``correlation_id``, ``reply_to`` and
+``delivery_tag``. For a row task the backend passes the row id as task id.
 
     python -m demo.go_backend --redis redis://127.0.0.1:6379/0 Mail_sent mail=a@b.co
 """
@@ -23,9 +26,22 @@ class ListPusher(Protocol):
     def lpush(self, name: str, *values: Any) -> Any: ...
 
 
+# Go's encoding/json escapes these inside strings (HTML safety); JSON has them nowhere else.
+_GO_ESCAPES = {
+    "<": "\\u003c",
+    ">": "\\u003e",
+    "&": "\\u0026",
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
+}
+
+
 def _compact(value: Any) -> bytes:
-    # Go's encoding/json: no spaces, non-ASCII kept as UTF-8.
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    # Go's encoding/json: no spaces, non-ASCII kept as UTF-8, HTML characters escaped.
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    for char, escaped in _GO_ESCAPES.items():
+        text = text.replace(char, escaped)
+    return text.encode("utf-8")
 
 
 def build_message(task: str, kwargs: dict[str, Any], task_id: str | None = None) -> bytes:
@@ -53,12 +69,12 @@ def build_message(task: str, kwargs: dict[str, Any], task_id: str | None = None)
         },
         "properties": {
             "correlation_id": task_id,
-            "reply_to": str(uuid.uuid4()),
+            "reply_to": task_id,
             "delivery_mode": 2,
             "delivery_info": {"exchange": "", "routing_key": "celery"},
             "priority": 0,
             "body_encoding": "base64",
-            "delivery_tag": str(uuid.uuid4()),
+            "delivery_tag": task_id,
         },
     }
     return _compact(message)

@@ -13,6 +13,11 @@ message. Stock kombu and Celery handle some of them badly:
 This transport checks every item on the task queue before kombu records the delivery,
 and drops what is not a protocol-2 JSON task message with one log line (no content: it
 may carry credentials). Remote-control (pidbox) and event traffic is left alone.
+
+It also stamps every task message when it is first taken off the queue (see
+:mod:`worker.receipt`): the backend reuses the row id as task id *and* as delivery tag,
+so neither tells two messages of one row apart, and kombu keys its unacked hash by the
+delivery tag.
 """
 
 from __future__ import annotations
@@ -24,7 +29,10 @@ import logging
 from queue import Empty
 from typing import Any
 
+import redis
 from kombu.transport import redis as kombu_redis
+
+from worker.receipt import NEXT_SEQ, SEQ_KEY, stamp
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +86,45 @@ class MalformedMessage(Exception):
 
 
 class GuardedChannel(kombu_redis.Channel):  # type: ignore[misc]
+    def basic_consume(self, queue: str, *args: Any, **kwargs: Any) -> Any:
+        consumed = super().basic_consume(queue, *args, **kwargs)  # type: ignore[no-untyped-call]
+        if queue in TASK_QUEUES:
+            record = self.connection._callbacks[queue]
+
+            def checked_and_stamped(message: Any) -> Any:
+                # The seq first: it orders the message by its place in the queue, and the
+                # check takes milliseconds for a long transcript (docs/worker.md).
+                seq = self._next_seq()
+                if not is_task_message(message):
+                    log.error(
+                        "dropped a queue item that is not a Celery task message",
+                        extra={"queue": queue},
+                    )
+                    raise MalformedMessage
+                # Before kombu records the delivery: the unacked hash (what a restore
+                # puts back on the queue) then holds the stamped message.
+                stamp(message, lambda: seq, self._last_seq)
+                return record(message)
+
+            self.connection._callbacks[queue] = checked_and_stamped
+        return consumed
+
+    def _next_seq(self) -> int | None:
+        try:
+            with self.conn_or_acquire() as client:
+                return int(client.eval(NEXT_SEQ, 1, SEQ_KEY))
+        except (redis.RedisError, ValueError):
+            log.warning("could not draw a receipt sequence; this message is not ordered")
+            return None
+
+    def _last_seq(self) -> int | None:
+        try:
+            with self.conn_or_acquire() as client:
+                last = client.get(SEQ_KEY)
+            return int(last) if last is not None else None
+        except (redis.RedisError, ValueError):
+            return None
+
     def _brpop_read(self, **options: Any) -> Any:
         try:
             return super()._brpop_read(**options)  # type: ignore[no-untyped-call]
@@ -89,12 +136,7 @@ class GuardedChannel(kombu_redis.Channel):  # type: ignore[misc]
 
 
 class GuardedTransport(kombu_redis.Transport):  # type: ignore[misc]
-    Channel = GuardedChannel
+    """The Redis transport with :class:`GuardedChannel`, which checks and stamps every
+    item of the task queue before kombu records its delivery."""
 
-    def _deliver(self, message: Any, queue: str) -> None:
-        if queue in TASK_QUEUES and not is_task_message(message):
-            log.error(
-                "dropped a queue item that is not a Celery task message", extra={"queue": queue}
-            )
-            raise MalformedMessage
-        super()._deliver(message, queue)  # type: ignore[no-untyped-call]
+    Channel = GuardedChannel

@@ -4,10 +4,16 @@ The backend owns the production table (MySQL); :func:`create_schema` makes the s
 table for SQLite (the embedded default) and tests. The worker only updates ``status``
 and ``result`` of a row the backend created.
 
-Idempotency: every write records the Celery task id under ``result["task"]``. A
-redelivered task that already wrote its final state finds its own id there and writes
-nothing; a first analysis only ever replaces a ``PENDING`` row, while the two edit tasks
-overwrite whatever result is there.
+Every write records who wrote it: the Celery task id under ``result["task"]``, the
+message's receipt under ``result["message"]`` and its queue order under ``result["seq"]``
+(:mod:`worker.receipt`; the task id alone cannot tell them apart, it is the row id).
+
+* A redelivered message that already wrote finds its receipt there and writes nothing.
+* A message older than the one that wrote (lower ``seq``) writes nothing: per row, the
+  save pushed last wins, whatever order the missions finish in. The check and the write
+  are one transaction on the locked row.
+* A first analysis only ever replaces a ``PENDING`` row; the two edit tasks overwrite
+  whatever result is there.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout  # no free pooled connection
 
 from worker.errors import TransientError
+from worker.receipt import Receipt
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +52,14 @@ files = sa.Table(
 class RowState(enum.StrEnum):
     MISSING = "missing"
     OPEN = "open"  # the task still has to do its work
-    DONE = "done"  # a final state is already there for this task (or this analysis)
+    DONE = "done"  # a final state is already there for this message (or this analysis)
+    SUPERSEDED = "superseded"  # a message the backend pushed later already wrote
 
 
 class Written(enum.StrEnum):
     WRITTEN = "written"
     ALREADY = "already"
+    SUPERSEDED = "superseded"
     MISSING = "missing"
 
 
@@ -97,44 +106,54 @@ class ResultStore:
         return Row(status=str(found.status), result=result)
 
     @staticmethod
-    def _state(row: Row | None, task_id: str, overwrite: bool) -> RowState:
+    def _state(row: Row | None, receipt: Receipt, overwrite: bool) -> RowState:
         if row is None:
             return RowState.MISSING
-        if row.status != "PENDING" and (row.result or {}).get("task") == task_id:
+        written = row.result or {}
+        # Whatever the status: the backend sets it back to PENDING before each edit.
+        if written.get("message") == receipt.message:
             return RowState.DONE
+        seq = written.get("seq")
+        if receipt.seq is not None and type(seq) is int and seq > receipt.seq:
+            return RowState.SUPERSEDED
         if not overwrite and row.status != "PENDING":
             return RowState.DONE
         return RowState.OPEN
 
-    def state(self, file_id: str, task_id: str, *, overwrite: bool) -> RowState:
-        """Whether the task still has work to do on this row."""
+    def state(self, file_id: str, receipt: Receipt, *, overwrite: bool) -> RowState:
+        """Whether this message still has work to do on this row."""
         try:
             with self._serial, self.engine.connect() as conn:
-                return self._state(self._read(conn, file_id, False), task_id, overwrite)
+                return self._state(self._read(conn, file_id, False), receipt, overwrite)
         except (OperationalError, DBAPIError, PoolTimeout) as exc:
             raise TransientError("result database is unavailable") from exc
 
     def finish(
         self,
         file_id: str,
-        task_id: str,
+        receipt: Receipt,
         status: str,
         result: dict[str, Any],
         *,
         overwrite: bool,
     ) -> Written:
-        """Write the final state once; ``FAILURE`` merges into the existing result."""
+        """Write the final state once, unless a newer message wrote; ``FAILURE`` merges
+        into the existing result."""
         try:
             with self._serial, self.engine.begin() as conn:
                 row = self._read(conn, file_id, True)
-                state = self._state(row, task_id, overwrite)
+                state = self._state(row, receipt, overwrite)
                 if row is None or state is RowState.MISSING:
                     log.warning("no files row for this id", extra={"file_id": file_id})
                     return Written.MISSING
                 if state is RowState.DONE:
                     return Written.ALREADY
+                if state is RowState.SUPERSEDED:
+                    return Written.SUPERSEDED
                 merged = {**(row.result or {}), **result} if status == "FAILURE" else result
-                merged["task"] = task_id
+                merged = {**merged, "task": receipt.task_id, "message": receipt.message}
+                if receipt.seq is not None:
+                    merged["seq"] = receipt.seq
                 conn.execute(
                     files.update().where(files.c.id == file_id).values(status=status, result=merged)
                 )

@@ -50,6 +50,8 @@ class FakeLLMState:
     latency_s: float = 0.0
     # Each reply waits latency_s plus up to this much more (a spread like a real API).
     latency_jitter_s: float = 0.0
+    # Extra seconds for a request whose user messages contain the marker (one slow job).
+    slow: dict[str, float] = field(default_factory=dict)
     reject_keys: set[str] = field(default_factory=set)
     failures: deque[tuple[int, dict[str, str]]] = field(default_factory=deque)
     truncations: int = 0
@@ -101,7 +103,10 @@ class _Handler(BaseHTTPRequestHandler):
             truncate = state.truncations > 0 and key not in state.reject_keys
             if truncate and failure is None:
                 state.truncations -= 1
-        time.sleep(state.latency_s + random.uniform(0.0, state.latency_jitter_s))
+        extra = max(
+            (s for mark, s in state.slow.items() if any(mark in u for u in users)), default=0
+        )
+        time.sleep(state.latency_s + extra + random.uniform(0.0, state.latency_jitter_s))
         status, body, headers = self._answer(request, key, failure, truncate, last_user)
         completion = body["usage"]["completion_tokens"] if status == 200 else 0
         # Recorded before the reply is written: a client that got its answer always
@@ -198,6 +203,11 @@ class FakeLLM:
         with self.state.lock:
             self.state.failures.extend([(status, headers)] * times)
 
+    def slow_when(self, marker: str, seconds: float) -> None:
+        """Requests that carry ``marker`` in a user message answer ``seconds`` later."""
+        with self.state.lock:
+            self.state.slow[marker] = seconds
+
     def truncate_next(self, times: int = 1) -> None:
         with self.state.lock:
             self.state.truncations += times
@@ -207,6 +217,7 @@ class FakeLLM:
             self.state.calls.clear()
             self.state.failures.clear()
             self.state.truncations = 0
+            self.state.slow.clear()
             self.state.max_in_flight = 0
 
     def calls(self) -> list[Call]:

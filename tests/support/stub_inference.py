@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from email.parser import BytesParser
@@ -42,6 +43,8 @@ class StubState:
     transcript: str = TRANSCRIPT
     essay: str = ESSAY
     failures: deque[int] = field(default_factory=deque)
+    # Seconds each request takes after its upload is recorded (a long transcription).
+    latency_s: float = 0.0
     uploads: list[Upload] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -86,6 +89,7 @@ class _Handler(BaseHTTPRequestHandler):
         with state.lock:
             state.uploads.append(Upload(self.path, filename, len(data), data[:16]))
             failure = state.failures.popleft() if state.failures else None
+        time.sleep(state.latency_s)
         if failure is not None:
             self._error(failure)
         elif data.startswith(b"CORRUPT"):

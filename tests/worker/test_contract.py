@@ -23,6 +23,13 @@ def wait_final(env: WorkerEnv, file_id: str, task_id: str) -> tuple[str, dict]:
     return status, result
 
 
+def which(outcome: dict) -> dict:
+    """The message an outcome names: its receipt and its queue-order seq (worker.receipt)."""
+    assert re.fullmatch(r"[0-9a-f]{32}", outcome["message"])
+    assert isinstance(outcome["seq"], int)
+    return {"message": outcome["message"], "seq": outcome["seq"]}
+
+
 def check_success(result: dict, prompt: str, content: str, sections: list[str]) -> None:
     assert result["prompt"] == prompt
     assert result["content"] == content
@@ -38,8 +45,9 @@ def test_asr_predict(worker_env: WorkerEnv) -> None:
     task_id = worker_env.push("ASR_predict", kwargs)
     meta = worker_env.meta(task_id)
     assert meta["status"] == "SUCCESS"
-    assert meta["result"] == {"id": file_id, "status": "SUCCESS"}
+    assert meta["result"] == {"id": file_id, "status": "SUCCESS", **which(meta["result"])}
     status, result = worker_env.row(file_id)
+    assert (result["message"], result["seq"]) == (meta["result"]["message"], meta["result"]["seq"])
     assert status == "SUCCESS"
     check_success(result, "訊號與系統", TRANSCRIPT, ASR_SECTIONS)
     assert any(
@@ -133,7 +141,7 @@ def test_missing_row_is_logged_not_crashed(worker_env: WorkerEnv) -> None:
     kwargs = {"id": missing, "content": ESSAY, "prompt": "", **worker_env.credentials()}
     meta = worker_env.meta(worker_env.push("OCR_predict_Text", kwargs))
     assert meta["status"] == "SUCCESS"
-    assert meta["result"] == {"id": missing, "status": "skipped: missing"}
+    assert meta["result"] == {"id": missing, "status": "skipped: missing", **which(meta["result"])}
 
 
 def test_long_lecture_publishes_progress(worker_env: WorkerEnv) -> None:

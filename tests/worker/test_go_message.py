@@ -58,6 +58,16 @@ def test_message_matches_the_contract_byte_for_byte() -> None:
     assert props["priority"] == 0
     body = loads(base64.b64decode(message["body"]))
     assert body == [[], KWARGS, {"callbacks": None, "chain": None, "chord": None}]
+    # contract.md: the task id is repeated everywhere (the row id, for a row task).
+    task_id = headers["id"]
+    assert props["correlation_id"] == props["reply_to"] == props["delivery_tag"] == task_id
+
+
+def test_body_is_go_json_raw_utf8_with_html_escapes() -> None:
+    kwargs = {**KWARGS, "prompt": "作文 <My Dream> & 夢想"}
+    raw_body = base64.b64decode(json.loads(build_message("tasks.OCR_predict", kwargs))["body"])
+    assert '"prompt":"作文 \\u003cMy Dream\\u003e \\u0026 夢想"'.encode() in raw_body
+    assert loads(raw_body)[1]["prompt"] == "作文 <My Dream> & 夢想"
 
 
 @pytest.mark.parametrize("prefix", ["tasks", "studysavvy"])
