@@ -102,7 +102,7 @@ def test_flower_shows_a_missions_state_and_progress_stages(
     assert final["state"] == "SUCCESS", final
     assert final["name"] == "tasks.OCR_predict_Text"
     assert final["worker"] == worker.hostname
-    assert final["received"] and final["started"] and final["succeeded"]
+    assert all(final[key] for key in ("received", "started", "succeeded"))
     assert final["received"] <= final["started"] <= final["succeeded"]
     # task-progress events move Flower's state to PROGRESS between STARTED and SUCCESS.
     assert "PROGRESS" in states, states
