@@ -110,14 +110,16 @@ def request_inputs(check: SmokeCheck, config: dict[str, Any]) -> list[Any]:
 
 
 def _values(array: np.ndarray) -> list[Any]:
-    return [v.decode(errors="replace") if isinstance(v, bytes) else v for v in array.ravel()]
+    """Python values: text for strings, plain numbers (readable in a refusal message)."""
+    values = array.ravel().tolist()
+    return [v.decode(errors="replace") if isinstance(v, bytes) else v for v in values]
 
 
 def _problems(name: str, rule: dict[str, Any], got: np.ndarray, folder: Path) -> list[str]:
     values = _values(got)
     found = []
     if "equals" in rule:
-        wanted = list(np.ravel(rule["equals"]))
+        wanted = np.ravel(rule["equals"]).tolist()
         if values != wanted:
             found.append(f"{name} is {values[:8]!r}, expected {wanted[:8]!r}")
     if "contains" in rule and str(rule["contains"]) not in " ".join(map(str, values)):

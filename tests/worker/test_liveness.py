@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.support.fake_llm import FakeLLM
@@ -103,7 +104,12 @@ def test_a_worker_busy_with_a_long_mission_stays_live(worker: MissionWorker, llm
             statuses.append(worker.status("/livez"))
             time.sleep(0.5)
         assert set(statuses) == {200}, statuses
+        # Nothing is taken off the list meanwhile: the worker exports that backlog itself.
+        worker.redis.lpush("celery", b"waiting 1", b"waiting 2", b"waiting 3")
+        backlog = 'studysavvy_worker_queue_length{queue="celery"} 3.0'
+        assert backlog in httpx.get(f"{worker.metrics_url}/metrics", timeout=5).text
         assert worker.meta(task_id, timeout=8 * LLM_LATENCY_S)["status"] == "SUCCESS"
+        wait_for(lambda: worker.redis.llen("celery") == 0, 60)  # consumed once free
     finally:
         llm.state.latency_s = 0.0
 
@@ -122,7 +128,10 @@ def test_liveness_fails_while_the_broker_connection_hangs_and_recovers(
         # Not at once: the window allows for a slow broker reply.
         assert stalled_after >= 0.5 * WINDOW_S, stalled_after
         assert worker.status("/readyz") == 503  # the broker does not answer PING
-        assert worker.status("/metrics") == 200  # why /metrics was no liveness probe
+        # Why /metrics was no liveness probe: it answers from its own thread. It tells
+        # that the broker is out of reach (its scrape-time LLEN fails) and the beat is old.
+        metrics = httpx.get(f"{worker.metrics_url}/metrics", timeout=10).text
+        assert "studysavvy_worker_broker_up 0.0" in metrics
         time.sleep(2.0)
         assert worker.status("/livez") == 503  # and it stays failed while frozen
     finally:
@@ -131,5 +140,5 @@ def test_liveness_fails_while_the_broker_connection_hangs_and_recovers(
     wait_for(lambda: worker.status("/livez") == 200, 90)
     wait_for(lambda: worker.status("/readyz") == 200, 30)
     consumes(worker)
-    metrics = worker.status("/metrics")
-    assert metrics == 200
+    metrics = httpx.get(f"{worker.metrics_url}/metrics", timeout=10).text
+    assert "studysavvy_worker_broker_up 1.0" in metrics
