@@ -13,7 +13,13 @@ from celery import Celery, signals
 from prometheus_client import REGISTRY
 
 from inference.logs import configure_logging
-from worker.liveness import BrokerCheck, ConsumerHeartbeat, WorkerGauges, liveness
+from worker.liveness import (
+    BrokerCheck,
+    ConsumerHeartbeat,
+    WorkerGauges,
+    liveness,
+    on_shutting_down,
+)
 from worker.metrics import serve
 from worker.settings import WorkerSettings, get_settings
 from worker.tasks import register_tasks
@@ -105,3 +111,4 @@ def _metrics(**_: Any) -> None:
 # Connected, Celery leaves the root logger to us (JSON lines, argument redaction).
 signals.setup_logging.connect(_logging, weak=False)
 signals.worker_init.connect(_metrics, weak=False)
+signals.worker_shutting_down.connect(on_shutting_down, weak=False)

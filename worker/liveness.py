@@ -7,7 +7,8 @@ consumer. The consumer beats a heartbeat instead:
 * every reply to its ``BRPOP`` (a message, or the nil that Redis answers once the
   command's one-second server-side timeout is up) beats, read by the consumer loop itself;
 * while every execution slot is taken, kombu sends no ``BRPOP`` at all, so a timer of
-  the consumer loop beats as long as the loop runs and the prefetch window is full.
+  the consumer loop beats as long as the loop runs and the prefetch window is full;
+* once a warm shutdown has begun, liveness holds: running tasks are finishing.
 
 ``/livez`` fails once the last beat is older than ``LIVENESS_WINDOW_S``; ``/readyz``
 fails when a ``PING`` to the broker does not come back within two seconds.
@@ -40,6 +41,9 @@ class Heartbeat:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._last = time.monotonic()  # process start: the window covers the first connect
+        # Warm shutdown: the consumer stops on purpose while running tasks finish (up to
+        # the termination grace period); a restart then would kill them.
+        self.draining = False
 
     def beat(self) -> None:
         with self._lock:
@@ -101,10 +105,16 @@ class ConsumerHeartbeat(bootsteps.StartStopStep):  # type: ignore[misc]
 
 def liveness(window_s: float) -> tuple[bool, dict[str, Any]]:
     age = HEARTBEAT.age_s()
+    if HEARTBEAT.draining:
+        return True, {"status": "shutting down", "heartbeat_age_s": round(age, 3)}
     alive = age <= window_s
     if not alive:
         log.warning("consumer heartbeat is stale", extra={"age_s": round(age, 1)})
     return alive, {"status": "alive" if alive else "stalled", "heartbeat_age_s": round(age, 3)}
+
+
+def on_shutting_down(**_: Any) -> None:
+    HEARTBEAT.draining = True
 
 
 class BrokerCheck:

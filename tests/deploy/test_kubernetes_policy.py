@@ -4,6 +4,7 @@ down the project's own decisions."""
 
 from __future__ import annotations
 
+import re
 import shlex
 
 import pytest
@@ -102,8 +103,19 @@ def test_triton_serves_a_model_repository_claim_with_explicit_control() -> None:
     secret = next(v for v in pod["volumes"] if v["name"] == mount["name"])["secret"]
     assert secret["secretName"] == "triton-admin-key"
     assert container["resources"]["limits"]["nvidia.com/gpu"] == 1
-    for probe in ("startupProbe", "readinessProbe"):
-        assert probe_path(container[probe]) == "/v2/health/ready"
+    # Started once every model has loaded; then ready while the models the services call
+    # are (a swap loads and unloads versions, which the server-wide check counts).
+    assert probe_path(container["startupProbe"]) == "/v2/health/ready"
+    script = container["readinessProbe"]["exec"]["command"][2]
+    probed = set(re.search(r"for m in ([\w\s-]+);", script).group(1).split())  # type: ignore[union-attr]
+    asr, ocr = config_data(docs, "asr-config"), config_data(docs, "ocr-config")
+    called = {
+        asr["ASR_TRITON_MODEL"],
+        ocr["OCR_TRITON__DETECTOR_MODEL"],
+        ocr["OCR_TRITON__RECOGNIZER_MODEL"],
+    }
+    assert probed == called
+    assert '"http://127.0.0.1:8000/v2/models/$m/ready" || exit 1' in script
     models = next(v for v in pod["volumes"] if v["name"] == "models")
     claim = models["persistentVolumeClaim"]["claimName"]
     assert named(docs, "PersistentVolumeClaim", claim)

@@ -37,6 +37,7 @@ class MissionWorker:
     engine: Any
     hostname: str
     log_path: Path
+    pid: int
 
     def status(self, path: str, timeout: float = 5.0) -> int | None:
         """HTTP status of a probe path, None when the endpoint does not answer in time."""
@@ -126,5 +127,7 @@ def mission_worker(
     with running_process(args, env=full_env, log_path=log_path) as proc:
         metrics_url = f"http://127.0.0.1:{port}"
         wait_http(f"{metrics_url}/livez", timeout=120, proc=proc)
-        yield MissionWorker(client, metrics_url, key.public_key(), engine, hostname, log_path)
+        yield MissionWorker(
+            client, metrics_url, key.public_key(), engine, hostname, log_path, proc.pid
+        )
     engine.dispose()

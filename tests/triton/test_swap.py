@@ -52,9 +52,34 @@ class Traffic:
 
 
 @dataclass
+class ReadyWatch:
+    """Polls the server's strict readiness and the live model's (the k8s readiness probe)."""
+
+    server: TritonServer
+    model: str
+    statuses: list[tuple[int, int]] = field(default_factory=list)  # (server, model)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> None:
+        import httpx
+
+        paths = ("/v2/health/ready", f"/v2/models/{self.model}/ready")
+        while not self.stop.is_set():
+            found = []
+            for path in paths:
+                try:
+                    found.append(httpx.get(f"{self.server.base}{path}").status_code)
+                except httpx.HTTPError:
+                    found.append(0)
+            self.statuses.append((found[0], found[1]))
+            time.sleep(0.2)
+
+
+@dataclass
 class Load:
     clients: list[Traffic]
     threads: list[threading.Thread]
+    ready: ReadyWatch
 
     @property
     def answers(self) -> list[tuple[str, str]]:
@@ -67,15 +92,18 @@ class Load:
 
 def start_load(server: TritonServer, crop: np.ndarray, model: str, count: int = 2) -> Load:
     clients = [Traffic(server, crop, model) for _ in range(count)]
+    ready = ReadyWatch(server, model)
     threads = [threading.Thread(target=c.run) for c in clients]
+    threads.append(threading.Thread(target=ready.run))
     for thread in threads:
         thread.start()
-    return Load(clients, threads)
+    return Load(clients, threads, ready)
 
 
 def stop_load(load: Load) -> None:
     for client in load.clients:
         client.stop.set()
+    load.ready.stop.set()
     for thread in load.threads:
         thread.join(timeout=60)
 
@@ -148,6 +176,9 @@ def gate(
 def test_a_verified_version_takes_over_under_load_with_no_failed_request(gate: Gate) -> None:
     load = gate.first_swap
     assert not load.errors, f"a request failed during the swap: {load.errors[:3]}"
+    # The live model stays ready throughout: what Triton's readiness probe checks (the
+    # server-wide strict readiness is false while versions load or unload).
+    assert {model for _, model in load.ready.statuses} == {200}, load.ready.statuses
     assert gate.retired == [1]
     for client in load.clients:
         versions = [v for v, _ in client.answers]
@@ -184,6 +215,7 @@ def test_a_version_that_answers_wrongly_never_reaches_a_live_request(gate: Gate)
         assert swap.served_versions(admin, GATE) == [2]
         assert swap.served_versions(admin, swap.staging_name(GATE)) == []
     assert not load.errors, f"a live request failed while v3 was checked: {load.errors[:3]}"
+    assert {model for _, model in load.ready.statuses} == {200}, load.ready.statuses
     assert len(load.answers) >= 5
     assert {version for version, _ in load.answers} == {"2"}, "a live request reached v3"
     assert {text for _, text in load.answers} == {TEXT}

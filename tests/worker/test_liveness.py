@@ -5,7 +5,7 @@ test can freeze it with SIGSTOP: the consumer's BRPOP never gets its reply, as o
 broker connection. ``/livez`` must fail within ``LIVENESS_WINDOW_S`` while ``/metrics``,
 served from its own thread, still answers; after SIGCONT the consumer goes on by itself
 and ``/livez`` passes again. A worker whose every slot is busy with a long mission sends
-no BRPOP at all, and must stay live.
+no BRPOP at all, and must stay live; so must one whose warm shutdown waits for a mission.
 """
 
 from __future__ import annotations
@@ -142,3 +142,22 @@ def test_liveness_fails_while_the_broker_connection_hangs_and_recovers(
     consumes(worker)
     metrics = httpx.get(f"{worker.metrics_url}/metrics", timeout=10).text
     assert "studysavvy_worker_broker_up 1.0" in metrics
+
+
+@pytest.mark.timeout(300)
+def test_liveness_holds_through_a_warm_shutdown(worker: MissionWorker, llm: FakeLLM) -> None:
+    """SIGTERM stops the consumer on purpose while the running mission finishes (within
+    the termination grace period): a failing probe would kill it mid-way. Runs last: the
+    worker exits at the end."""
+    llm.state.latency_s = LLM_LATENCY_S
+    task_id = worker.essay_mission()
+    wait_for(lambda: llm.state.in_flight > 0, 60)
+    os.kill(worker.pid, signal.SIGTERM)
+    statuses = []
+    deadline = time.monotonic() + 1.5 * WINDOW_S
+    while time.monotonic() < deadline:
+        statuses.append(worker.status("/livez"))
+        time.sleep(0.5)
+    assert set(statuses) == {200}, statuses
+    assert worker.meta(task_id, timeout=8 * LLM_LATENCY_S)["status"] == "SUCCESS"
+    llm.state.latency_s = 0.0
