@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 
 SMOKE_FILE = "smoke.json"
+# Record one from a version that serves now (review the values, tighten the bounds):
+#   python -m triton_models.smoke MODEL --version N --repository DIR --input IMAGE=crop.npy
 CHECKS = frozenset({"equals", "contains", "close", "min", "max", "atol", "rtol"})
 
 # Triton's config data types to numpy.
@@ -87,13 +89,19 @@ def load_check(version_dir: Path, config: dict[str, Any]) -> SmokeCheck:
     for name, rule in expect.items():
         if not isinstance(rule, dict) or not rule or set(rule) - CHECKS:
             raise SmokeError(f"{name}: unknown check {rule!r}; known: {sorted(CHECKS)}")
-    batched = int(config.get("max_batch_size", 0)) > 0
-    inputs = {}
-    for name, spec in given.items():
-        dims = specs[name]["dims"]
-        array = _array(version_dir, spec, NUMPY[specs[name]["data_type"]])
-        inputs[name] = array[np.newaxis] if batched and array.ndim == len(dims) else array
-    return SmokeCheck(inputs, {name: dict(rule) for name, rule in expect.items()})
+    arrays = {
+        name: _array(version_dir, spec, NUMPY[specs[name]["data_type"]])
+        for name, spec in given.items()
+    }
+    return SmokeCheck(batched(arrays, config), {name: dict(r) for name, r in expect.items()})
+
+
+def batched(arrays: dict[str, np.ndarray], config: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Each array with the batch axis a batched model expects, added when missing."""
+    if int(config.get("max_batch_size", 0)) <= 0:
+        return arrays
+    ranks = {spec["name"]: len(spec["dims"]) for spec in config.get("input", [])}
+    return {n: a[np.newaxis] if a.ndim == ranks[n] else a for n, a in arrays.items()}
 
 
 def request_inputs(check: SmokeCheck, config: dict[str, Any]) -> list[Any]:
@@ -151,3 +159,59 @@ def mismatches(check: SmokeCheck, outputs: dict[str, np.ndarray | None], folder:
             continue
         found.extend(_problems(name, rule, got, folder))
     return found
+
+
+def recorded(
+    folder: Path, inputs: dict[str, np.ndarray], outputs: dict[str, np.ndarray]
+) -> dict[str, Any]:
+    """A smoke.json that expects ``outputs`` for ``inputs`` (saved beside it as .npy):
+    text and integers exactly, floats within 1e-3."""
+    spec: dict[str, Any] = {"inputs": {}, "expect": {}}
+    for name, array in inputs.items():
+        np.save(folder / f"smoke_{name}.npy", array)
+        spec["inputs"][name] = {"file": f"smoke_{name}.npy"}
+    for name, array in outputs.items():
+        if array.dtype.kind in "fc":
+            spec["expect"][name] = {"close": array.ravel().tolist(), "atol": 1e-3, "rtol": 1e-3}
+        else:
+            spec["expect"][name] = {"equals": _values(array)}
+    return spec
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Record what a serving version answers as its smoke.json (review it, then tighten)."""
+    import argparse
+    import logging
+
+    import tritonclient.http as httpclient
+
+    from inference.logs import configure_logging
+
+    parser = argparse.ArgumentParser(description="Record a served version's smoke.json.")
+    parser.add_argument("model")
+    parser.add_argument("--version", type=int, required=True, help="a version served now")
+    parser.add_argument("--repository", type=Path, required=True)
+    parser.add_argument("--input", action="append", required=True, help="NAME=file.npy")
+    parser.add_argument("--url", default="127.0.0.1:8000", help="Triton HTTP host:port")
+    args = parser.parse_args(argv)
+    configure_logging("INFO")
+    log = logging.getLogger("triton_models.smoke")
+    inputs = {}
+    for item in args.input:
+        name, _, path = item.partition("=")
+        inputs[name] = np.load(path, allow_pickle=False)
+    folder = args.repository / args.model / str(args.version)
+    with httpclient.InferenceServerClient(args.url) as client:
+        config = client.get_model_config(args.model)
+        check = SmokeCheck(batched(inputs, config), {})
+        tensors = request_inputs(check, config)
+        result = client.infer(args.model, tensors, model_version=str(args.version))
+        outputs = {s["name"]: result.as_numpy(s["name"]) for s in config.get("output", [])}
+    spec = recorded(folder, check.inputs, outputs)
+    (folder / SMOKE_FILE).write_text(json.dumps(spec, indent=2) + "\n", encoding="utf-8")
+    log.info("recorded", extra={"model": args.model, "version": args.version})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

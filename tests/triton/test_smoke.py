@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from triton_models.smoke import SMOKE_FILE, SmokeError, load_check, mismatches
+from triton_models.smoke import SMOKE_FILE, SmokeError, load_check, mismatches, recorded
 
 CONFIG: dict[str, Any] = {
     "max_batch_size": 32,
@@ -105,3 +105,15 @@ def test_a_check_that_cannot_check_is_refused(
 def test_a_version_without_a_check_is_refused(tmp_path: Path) -> None:
     with pytest.raises(SmokeError, match="must ship its smoke request"):
         load_check(tmp_path, CONFIG)
+
+
+def test_a_recorded_check_expects_what_was_answered(tmp_path: Path) -> None:
+    crop = np.full((1, 32, 100, 3), 255, np.uint8)
+    spec = recorded(tmp_path, {"IMAGE": crop}, answer("the lazy dog", 0.875))
+    assert spec["expect"]["TEXT"] == {"equals": ["the lazy dog"]}
+    assert spec["expect"]["CONFIDENCE"]["close"] == [0.875]
+    (tmp_path / SMOKE_FILE).write_text(json.dumps(spec))
+    check = load_check(tmp_path, CONFIG)
+    assert check.inputs["IMAGE"].shape == (1, 32, 100, 3)  # saved with its batch axis
+    assert mismatches(check, answer("the lazy dog", 0.8752), tmp_path) == []
+    assert len(mismatches(check, answer("the lazy dog", 0.7), tmp_path)) == 1

@@ -4,7 +4,9 @@ cannot load, or ships no check, is refused too. The old version serves throughou
 
 from __future__ import annotations
 
+import json
 import secrets
+import shutil
 import threading
 import time
 from dataclasses import dataclass, field
@@ -16,7 +18,7 @@ import pytest
 from tests.triton import media
 from tests.triton.conftest import link
 from tests.triton.server import TritonServer, start_triton
-from triton_models import swap
+from triton_models import smoke, swap
 from triton_models.repository import write_model
 from triton_models.smoke import SMOKE_FILE
 
@@ -242,6 +244,31 @@ def test_a_version_that_cannot_load_or_ships_no_check_is_refused(gate: Gate) -> 
         assert swap.served_versions(admin, GATE) == [2]
         assert admin.is_model_ready(GATE)
     assert ask(server, GATE, gate.crop) == ("2", TEXT)
+
+
+@pytest.mark.timeout(400)
+def test_roll_back_with_the_same_command_once_the_old_version_ships_its_check(
+    gate: Gate, tmp_path: Path
+) -> None:
+    """v1 came from `triton_models.repository` without smoke.json: refused until it has
+    one. Record v2's answers (the same weights), give them to v1, and swap back."""
+    server = gate.server
+    base = [GATE, "--repository", str(server.repository), "--url", server.url]
+    assert swap.main([*base, "--version", "1"]) == 1
+    assert (server.repository / GATE / "1").exists(), "a refused rollback keeps the folder"
+    np.save(tmp_path / "crop.npy", gate.crop)
+    record = [GATE, "--version", "2", "--repository", str(server.repository)]
+    record += ["--url", server.url, "--input", f"IMAGE={tmp_path / 'crop.npy'}"]
+    assert smoke.main(record) == 0
+    v2 = server.repository / GATE / "2"
+    expected = json.loads((v2 / SMOKE_FILE).read_text())["expect"]
+    assert expected["TEXT"] == {"equals": [TEXT]}
+    for name in (SMOKE_FILE, "smoke_IMAGE.npy"):
+        shutil.copy(v2 / name, server.repository / GATE / "1" / name)
+    assert swap.main([*base, "--version", "1"]) == 0
+    with server.client() as admin:
+        assert swap.served_versions(admin, GATE) == [1]
+    assert ask(server, GATE, gate.crop) == ("1", TEXT)
 
 
 def test_swap_on_a_restricted_repository_api_needs_the_admin_key(
