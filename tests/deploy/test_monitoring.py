@@ -23,6 +23,7 @@ ALERTS = {
     "StudySavvyInference429RatioHigh",
     "StudySavvyBatchWaitP95High",
     "StudySavvyModelNotReady",
+    "StudySavvyTritonInferenceFailing",
     "StudySavvyWorkerStalled",
     "StudySavvyWorkersNotConsuming",
 }
