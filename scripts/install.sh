@@ -14,6 +14,17 @@ if ! command -v espeak-ng >/dev/null 2>&1 || [ ! -d /usr/share/fonts/truetype/de
   fi
 fi
 
+# promtool (from Debian's prometheus package) checks and unit-tests the alert rules
+# (tests/deploy/test_monitoring.py); only the binary is used, no server is started.
+if ! command -v promtool >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get install -y -q --no-install-recommends prometheus >/dev/null \
+      || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends prometheus >/dev/null; }
+  else
+    echo "note: promtool not found and cannot be installed here; the rule tests will skip" >&2
+  fi
+fi
+
 [ -x "$venv/bin/python" ] || python3.11 -m venv "$venv" || python3 -m venv "$venv"
 "$venv/bin/python" -m pip install -q --upgrade pip
 # torch is pinned to the CPU build that lies on these machines' disk (see pyproject.toml).
