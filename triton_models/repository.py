@@ -115,7 +115,10 @@ def write_model(
         folder = target / str(version)
         if (source / "1").is_dir():
             shutil.copytree(
-                source / "1", folder, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__")
+                source / "1",
+                folder,
+                dirs_exist_ok=True,
+                ignore=shutil.ignore_patterns("__pycache__"),
             )
         folder.mkdir(exist_ok=True)
         if onnx is not None:

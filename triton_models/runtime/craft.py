@@ -76,13 +76,19 @@ class TritonPythonModel:
             graph = model.onnx_graph()
             self._detector = CraftOnnxDetector(graph, placement, precision=precision, **scaling)  # type: ignore[arg-type]
         else:
-            weights = resolve_weights(params.get("weights", ""), model.version, settings.weights_root)
+            weights = resolve_weights(
+                params.get("weights", ""), model.version, settings.weights_root
+            )
             if weights.is_dir():
                 weights = weights / "craft_mlt_25k.pth"
             self._detector = CraftDetector(weights, placement, **scaling)  # type: ignore[arg-type]
         log.info(
             "craft model ready",
-            extra={"version": model.version, "device": placement.device, "model": self._detector.name},
+            extra={
+                "version": model.version,
+                "device": placement.device,
+                "model": self._detector.name,
+            },
         )
 
     def execute(self, requests: list[Any]) -> list[Any]:

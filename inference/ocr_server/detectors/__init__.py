@@ -42,7 +42,10 @@ def create_detector(settings: OcrSettings, placement: Placement) -> PageDetector
         from inference.ocr_server.ort.choice import graph_for
 
         path, precision = graph_for(
-            "craft", settings.craft_weights_path(), config.precision, placement,
+            "craft",
+            settings.craft_weights_path(),
+            config.precision,
+            placement,
             settings.onnx.cache_dir,
         )
         return CraftOnnxDetector(

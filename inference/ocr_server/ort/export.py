@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import logging
 from pathlib import Path
+
 import torch
 from torch import nn
 
@@ -25,7 +26,6 @@ from inference.ocr_server.ort.graphs import (
 from inference.ocr_server.recognizers.crnn_net import LINE_HEIGHT, load_crnn
 
 log = logging.getLogger(__name__)
-
 
 
 class _CrnnProbabilities(nn.Module):

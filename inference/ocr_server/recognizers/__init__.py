@@ -49,7 +49,10 @@ def create_recognizer(settings: OcrSettings, placement: Placement) -> LineRecogn
         from inference.ocr_server.recognizers.crnn_onnx import CrnnOnnxRecognizer
 
         path, precision = graph_for(
-            "crnn", settings.crnn_weights_path(), config.precision, placement,
+            "crnn",
+            settings.crnn_weights_path(),
+            config.precision,
+            placement,
             settings.onnx.cache_dir,
         )
         return CrnnOnnxRecognizer(

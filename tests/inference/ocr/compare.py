@@ -112,4 +112,3 @@ def compare(
 
 def keeps_accuracy(result: dict[str, float]) -> bool:
     return result["cer_increase"] <= MAX_CER_INCREASE and result["box_share"] >= MIN_BOX_SHARE
-

@@ -35,7 +35,9 @@ ENGINES = [
 ]
 
 
-def settings_for(detector: str, det_precision: str, recognizer: str, rec_precision: str) -> OcrSettings:
+def settings_for(
+    detector: str, det_precision: str, recognizer: str, rec_precision: str
+) -> OcrSettings:
     return OcrSettings(
         detector={"engine": detector, "precision": det_precision, "canvas_size": CANVAS},  # type: ignore[arg-type]
         recognizer={"engine": recognizer, "precision": rec_precision},  # type: ignore[arg-type]
