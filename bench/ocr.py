@@ -174,7 +174,8 @@ def measure_server(
     env = {"OCR_PORT": str(port), "OCR_DEVICE": "cpu", "OCR_LOG_LEVEL": "WARNING"}
     env.update(engine_env(engine))
     base = f"http://127.0.0.1:{port}"
-    rows, answers = [], {}
+    rows: list[dict[str, float]] = []
+    answers: dict[int, Any] = {}
     with running_process(
         ["python", "-m", "inference.ocr_server"],
         env=env,

@@ -38,7 +38,7 @@ class DetectorSettings(BaseModel):
         "auto", description="auto: craft-onnx where onnxruntime can run it, else craft (torch)"
     )
     precision: Precision = Field(
-        "auto", description="craft-onnx graph; auto: int8 on CPU, fp32 on CUDA"
+        "auto", description="craft-onnx graph; auto: fp32 (int8 misses the box bound)"
     )
     weights: Path | None = Field(None, description="CRAFT state dict; default: packaged")
     canvas_size: int = Field(1280, ge=64, le=4096, description="longest side fed to CRAFT")

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 
@@ -23,6 +25,17 @@ from triton_models.onnx_check import check_onnx_model, parse_config
 from triton_models.repository import ONNX_FILE, exported_graph
 
 CPU = Placement("cpu", False)
+
+
+def unload(triton: TritonServer, model: str) -> None:
+    """Unload ``model`` and wait until the server is ready again (strict readiness counts
+    a version still unloading), so later tests find the server as they expect it."""
+    with triton.client() as client:
+        client.unload_model(model)
+    deadline = time.monotonic() + 120
+    while httpx.get(f"{triton.base}/v2/health/ready").status_code != 200:
+        assert time.monotonic() < deadline, triton.log_tail()
+        time.sleep(0.5)
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +92,7 @@ def test_python_backend_reads_lines_with_the_onnx_graph(triton: TritonServer) ->
         crop = media.line_crop(text)
         out = infer(triton, ONNX_CRNN, IMAGE=crop[np.newaxis])
         assert text_of(out["TEXT"]) == text == local.recognize([crop])[0].text
+    unload(triton, ONNX_CRNN)
 
 
 def test_python_backend_detects_with_the_onnx_graph(triton: TritonServer) -> None:
@@ -91,6 +105,7 @@ def test_python_backend_detects_with_the_onnx_graph(triton: TritonServer) -> Non
         precision=CPU_DEFAULT["craft"],
         canvas_size=int(OCR_CANVAS),
     ).detect([page])[0]
+    unload(triton, ONNX_CRAFT)
     boxes = out["BOXES"][0]
     assert len(boxes) == len(local) >= 6
     assert np.abs(np.sort(boxes.reshape(-1)) - np.sort(np.stack(local).reshape(-1))).max() < 1.0

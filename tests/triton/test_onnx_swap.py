@@ -15,6 +15,7 @@ from inference.ocr_server.ort.cache import onnx_model
 from tests.triton import media
 from tests.triton.server import TritonServer
 from tests.triton.test_models import infer, text_of
+from tests.triton.test_onnx_models import unload
 from triton_models import swap
 from triton_models.repository import ONNX_FILE, exported_graph, write_model
 
@@ -49,3 +50,4 @@ def test_an_onnx_model_swaps_to_a_new_graph(triton: TritonServer, tmp_path: Path
     after = infer(triton, MODEL, IMAGE=crop[np.newaxis])
     assert text_of(after["TEXT"]) != "over the lazy dog"
     assert (triton.repository / MODEL / "2" / ONNX_FILE).read_bytes() == graph.read_bytes()
+    unload(triton, MODEL)

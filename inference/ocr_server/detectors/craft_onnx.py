@@ -37,7 +37,8 @@ class CraftOnnxDetector:
         thresholds: Thresholds | None = None,
         threads: int = 0,
     ) -> None:
-        self.name = f"craft_mlt_25k-onnx-{precision}"
+        # The model's id is the weights' (as for torch); the engine is in describe().
+        self.name = "craft_mlt_25k"
         self.placement = placement
         self.precision = precision
         self.canvas_size = canvas_size
@@ -62,6 +63,7 @@ class CraftOnnxDetector:
             "id": self.name,
             "role": "detector",
             "device": self.placement.device,
+            "engine": f"onnx-{self.precision}",
             "providers": self._session.get_providers(),
             "canvas_size": self.canvas_size,
             "onnx": self.model_path.name,

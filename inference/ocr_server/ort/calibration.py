@@ -56,7 +56,9 @@ def render(font_size: int, turn: float, width: int = CALIBRATION_CANVAS) -> Rend
         else ImageFont.load_default(font_size)
     )
     margin = 2 * font_size
-    words, lines, line = TEXT.split(), [], []
+    words = TEXT.split()
+    lines: list[str] = []
+    line: list[str] = []
     for word in words:
         if line and font.getlength(" ".join([*line, word])) > width - 2 * margin:
             lines.append(" ".join(line))

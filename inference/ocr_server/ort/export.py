@@ -62,7 +62,7 @@ def export_onnx(model: Model, weights: Path) -> bytes:
         torch.onnx.export(
             module,
             (example,),
-            buffer,
+            buffer,  # type: ignore[arg-type]  # a file object is accepted too
             input_names=names[0],
             output_names=names[1],
             dynamic_axes=axes,

@@ -52,7 +52,6 @@ def accuracy_pages() -> list[AccuracyPage]:
     other = render_page(OTHER_ESSAYS[0])
     return [
         AccuracyPage("straight", png_bytes(straight.image), straight.text),
-        AccuracyPage("other", png_bytes(other.image), other.text),
         AccuracyPage("rotated+3", png_bytes(rotated(straight.image, 3)), straight.text),
         AccuracyPage("rotated-2", png_bytes(rotated(other.image, -2)), other.text),
         AccuracyPage("exif", exif_rotated_jpeg(straight.image), straight.text),

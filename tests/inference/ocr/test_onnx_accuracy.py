@@ -26,12 +26,13 @@ pytestmark = pytest.mark.timeout(600)
 CANVAS = 960  # as the server tests
 
 # (detector engine, detector precision, recognizer engine, recognizer precision)
+# On these pages (canvas 960) the int8 graphs keep both bounds; on the benchmark's 1280x960
+# pages int8 CRAFT does not (bench/results/ocr.json), which is why the default is float32.
 ENGINES = [
-    ("craft-onnx", "fp32", "crnn-onnx", "fp32"),
+    ("craft-onnx", CPU_DEFAULT["craft"], "crnn-onnx", CPU_DEFAULT["crnn"]),  # the CPU default
     ("craft-onnx", "int8", "crnn", "fp32"),
     ("craft-onnx", "int8-backbone", "crnn", "fp32"),
     ("craft", "fp32", "crnn-onnx", "int8"),
-    ("craft-onnx", CPU_DEFAULT["craft"], "crnn-onnx", CPU_DEFAULT["crnn"]),  # the default
 ]
 
 

@@ -75,8 +75,8 @@ def test_the_cpu_default_is_the_onnx_engines() -> None:
     settings = OcrSettings()
     detector = create_detector(settings, CPU)
     recognizer = create_recognizer(settings, CPU)
-    assert detector.name == f"craft_mlt_25k-onnx-{CPU_DEFAULT['craft']}"
-    assert recognizer.name == f"crnn_english_g2-onnx-{CPU_DEFAULT['crnn']}"
+    assert detector.describe()["engine"] == f"onnx-{CPU_DEFAULT['craft']}"
+    assert recognizer.describe()["engine"] == f"onnx-{CPU_DEFAULT['crnn']}"
     assert detector.describe()["providers"] == ["CPUExecutionProvider"]
     # Any page size and batch: two pages of different sizes in one call.
     pages = [np.full((200, 300, 3), 255, np.uint8), np.full((333, 157, 3), 255, np.uint8)]
