@@ -225,6 +225,29 @@ def measure_engine(
     return row
 
 
+def trocr_split(workdir: Path) -> dict[str, float]:
+    """Where the tiny TrOCR's time goes for 20 lines: is an ONNX encoder worth it?"""
+    import torch
+    from PIL import Image
+
+    from inference.device import Placement
+    from inference.ocr_server.recognizers.trocr import TrocrRecognizer
+    from tests.inference.ocr.tiny_trocr import build_tiny_trocr
+    from tests.triton import media
+
+    recognizer = TrocrRecognizer(
+        build_tiny_trocr(workdir / "tiny-trocr"), Placement("cpu", False), max_new_tokens=32
+    )
+    crops = [media.line_crop(media.LINES[i % len(media.LINES)]) for i in range(LINES)]
+    recognizer.recognize(crops)  # warm-up
+    total = best_of(lambda: recognizer.recognize(crops), 3)
+    images = [Image.fromarray(crop) for crop in crops]
+    pixels = recognizer._processor(images=images, return_tensors="pt").pixel_values
+    with torch.inference_mode():
+        encoder = best_of(lambda: recognizer._model.encoder(pixel_values=pixels), 3)
+    return {"recognize_20_lines_s": total, "encoder_s": encoder, "encoder_share": encoder / total}
+
+
 def main() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     pages = essay_pages()
@@ -234,6 +257,7 @@ def main() -> None:
         for name in ENGINES:
             torch_boxes = results["torch fp32"]["boxes"] if results else None
             results[name] = measure_engine(name, pages, torch_boxes, Path(tmp))
+        trocr = trocr_split(Path(tmp))
     floors.append(craft_floor())
     floor = min(floors)
     torch_cer = results["torch fp32"]["cer"]
@@ -253,6 +277,7 @@ def main() -> None:
         "craft_floor_s": floor,
         "craft_floor_runs_s": floors,
         "engines": results,
+        "trocr_tiny": trocr,
         "gpu": "not measured (no GPU in this run)",
         "note": (
             f"default page {default['server'][0]['latency_p50_s']:.2f} s through the server "
