@@ -35,4 +35,11 @@ if [ ! -x "$checkov/bin/checkov" ]; then
   "$venv/bin/python" -m venv "$checkov"
   "$checkov/bin/python" -m pip install -q "checkov==3.3.30"
 fi
+# --- OCR: ONNX Runtime graphs (issue 15) ---------------------------------------------
+# Export CRAFT and the CRNN from the packaged state dicts to ONNX and quantize them to int8,
+# calibrated on pages rendered now, into the cache keyed by the weights' hash
+# (OCR_ONNX__CACHE_DIR, default ~/.cache/study-savvy/onnx). Cached graphs are not redone;
+# a server started without them exports on first start instead.
+"$venv/bin/python" -m inference.ocr_server.ort >/dev/null
+# --- end OCR ONNX ---------------------------------------------------------------------
 touch "$venv/.installed"
