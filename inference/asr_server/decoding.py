@@ -106,6 +106,7 @@ async def decode_window(
     language = options.language or "en"
     current = options
     for tail_pass in range(policy.max_tail_passes + 1):
+        tails += 1 if tail_pass else 0
         start = round(offset * SAMPLE_RATE)
         transcript, used = await decode_with_fallback(submit, audio[start:], current, policy)
         calls += used
@@ -115,13 +116,13 @@ async def decode_window(
         new = _drop_repeated_start(segments, [_shift(s, offset) for s in transcript.segments])
         last_pass = tail_pass == policy.max_tail_passes
         stopped = _stopped_at(new, options, offset, last_pass)
-        if stopped is not None and not new[-1].closed and stopped == new[-1].start:
+        reopened = options.timestamps and stopped is not None and not new[-1].closed
+        if reopened and stopped == new[-1].start:
             new = new[:-1]  # stopped inside a segment: decoded again, whole, from its start
         segments += new
         if stopped is None or duration - stopped <= max(policy.tail_seconds, _MIN_TAIL_SECONDS):
             break
         # Decode the rest of the window, prompted with what it said so far.
-        tails += 1
         offset = stopped
         said = " ".join(s.text for s in segments)[-_PROMPT_CHARS:]
         prompt = f"{options.prompt} {said}" if options.prompt else said

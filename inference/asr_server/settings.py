@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from inference.settings import ServiceSettings
+from inference.settings import BatchSettings, ServiceSettings
 
 EngineName = Literal["faster-whisper", "openai-whisper", "transformers", "triton"]
 EmbeddedModel = Literal["tiny.en", "base"]
@@ -74,6 +74,9 @@ class AsrSettings(ServiceSettings):
     max_audio_seconds: float = Field(4 * 3600.0, gt=0.0)
     window: WindowSettings = WindowSettings()
     decode: DecodeSettings = DecodeSettings()
+    # A 10-minute lecture packs into about 20 windows: one request fills a batch of 16,
+    # and on a CPU the decoder's cost per window falls with the batch.
+    batch: BatchSettings = BatchSettings(max_batch_size=16)
     # Triton engine (module written in the Triton issue).
     triton_url: str = "127.0.0.1:8000"
     triton_model: str = "whisper"
