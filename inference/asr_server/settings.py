@@ -65,7 +65,9 @@ class AsrSettings(ServiceSettings):
     # faster-whisper compute type; "auto" is int8 on CPU and float16 on CUDA.
     compute_type: str = "auto"
     cpu_threads: int = Field(0, ge=0)
-    beam_size: int = Field(5, ge=1, le=10)
+    # Greedy: with fallback and tail re-decoding it matches beam 5 on lectures at a third
+    # of the decoder time (bench/results/asr.json: server_defaults against pipeline_defaults).
+    beam_size: int = Field(1, ge=1, le=10)
     max_new_tokens: int = Field(224, ge=1, le=440)
     # Language used when a request names none ("" lets a multilingual model detect it).
     default_language: str = ""

@@ -66,7 +66,8 @@ def test_when_every_temperature_fails_the_most_probable_is_kept() -> None:
 def test_silence_is_not_retried() -> None:
     script = Script(said(logprob=-5.0))
     decoded = _run(script, DecodeOptions())
-    assert decoded.segments == () and len(script.calls) == 1
+    assert decoded.segments == ()
+    assert len(script.calls) == 1
 
 
 def test_a_segment_left_open_is_decoded_again_from_its_start() -> None:
@@ -80,7 +81,8 @@ def test_a_segment_left_open_is_decoded_again_from_its_start() -> None:
     ]
     tail = script.calls[1]
     assert tail.seconds == 8.0  # from the open segment's start to the window's end
-    assert tail.options.prompt and tail.options.prompt.endswith("One two three.")
+    assert tail.options.prompt
+    assert tail.options.prompt.endswith("One two three.")
     assert decoded.tails == 1
 
 
@@ -115,7 +117,8 @@ def test_tails_stop_after_the_configured_passes() -> None:
     early = [said(Segment(0.0, 1.0, f"part {i}.")) for i in range(10)]
     script = Script(*early)
     decoded = _run(script, DecodeOptions(timestamps=True), DecodePolicy(max_tail_passes=2))
-    assert len(script.calls) == 3 and decoded.tails == 2
+    assert len(script.calls) == 3
+    assert decoded.tails == 2
 
 
 def _run(script: Script, options: DecodeOptions, policy: DecodePolicy = POLICY):  # type: ignore[no-untyped-def]
