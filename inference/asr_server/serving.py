@@ -146,12 +146,13 @@ class TranscriptionService:
 
     async def prepare(self, request: TranscriptionRequest) -> TranscriptionJob:
         """Everything that can refuse the request: run before a stream's first byte."""
+        timestamps = request.timestamps or request.words or not self._settings.decode.text_only
         options = DecodeOptions(
             language=self._check_language(request.language),
             prompt=(request.prompt or "").strip() or None,
             temperature=request.temperature,
-            timestamps=request.timestamps or request.words,
-            words=request.words or (self._policy.align_text and not request.timestamps),
+            timestamps=timestamps,
+            words=request.words or (self._policy.align_text and not timestamps),
             task=request.task if self.engine.multilingual else "transcribe",
         )
         if self.batcher.queue_depth >= self._max_queue:  # before paying for the decode

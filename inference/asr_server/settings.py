@@ -36,8 +36,11 @@ class WindowSettings(BaseModel):
 
 
 class DecodeSettings(BaseModel):
-    """When a window is decoded again (see inference/asr_server/decoding.py)."""
+    """How windows are decoded, and when again (see inference/asr_server/decoding.py)."""
 
+    # Decode json, text and stream requests without timestamps (faster, never stops at an
+    # early timestamp); false decodes timestamps for every format, as the seed did.
+    text_only: bool = True
     # Temperatures tried, in order, after a decode that repeats itself or is improbable.
     temperature_fallback: tuple[float, ...] = (0.2, 0.4, 0.6, 0.8, 1.0)
     compression_ratio_threshold: float = Field(2.4, gt=1.0)
