@@ -74,7 +74,10 @@ def install_error_handlers(app: FastAPI, service: str) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         kind = {401: "unauthorized", 413: "media_too_large"}.get(exc.status_code, "http_error")
-        return error_response(exc.status_code, str(exc.detail), kind)
+        response = error_response(exc.status_code, str(exc.detail), kind)
+        # Starlette sets Allow on its 405s (RFC 9110 requires it); keep every header it set.
+        response.headers.update(exc.headers or {})
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

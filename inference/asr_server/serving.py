@@ -1,29 +1,42 @@
-"""The transcription service: decode, cut into windows, batch across requests, stitch.
+"""The transcription service: decode, pack speech into windows, batch across requests, stitch.
 
 Everything blocking (decoding, VAD, the model) runs off the event loop: decoding and
-VAD on worker threads, the model on the batcher's single executor thread.
+VAD on worker threads, the model on the batcher's single executor thread. Each window
+is decoded by :func:`decoding.decode_window` (fallback, unfinished tails), and all the
+model calls of all requests meet in one :class:`DynamicBatcher`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from prometheus_client import Counter
 
 from inference.asr_server.chinese import ChineseConverter
+from inference.asr_server.decoding import DecodedWindow, DecodePolicy, decode_window
 from inference.asr_server.engines.base import (
     AsrEngine,
     DecodeOptions,
     Segment,
+    Task,
     Window,
     WindowTranscript,
+    Word,
 )
 from inference.asr_server.settings import AsrSettings
-from inference.asr_server.windowing import SAMPLE_RATE, Span, plan_windows, speech_spans
+from inference.asr_server.windowing import (
+    SAMPLE_RATE,
+    Span,
+    WindowPlan,
+    pack_windows,
+    plan_windows,
+    speech_spans,
+)
 from inference.audio import AudioLimits, decode_audio
 from inference.batcher import DynamicBatcher
 from inference.errors import InvalidRequest, MediaTooLarge, Overloaded
@@ -32,6 +45,7 @@ log = logging.getLogger(__name__)
 
 AUDIO_SECONDS = Counter("asr_audio_seconds_total", "Seconds of audio transcribed")
 WINDOWS = Counter("asr_windows_total", "Windows sent to the model")
+RETRIES = Counter("asr_window_retries_total", "Extra model calls for a window", ["reason"])
 
 # Whisper's language codes, from the openai-whisper tokenizer (importing it loads no model).
 _LANGUAGE_CODES: frozenset[str] | None = None
@@ -52,12 +66,32 @@ class TranscriptionRequest:
     language: str | None = None
     prompt: str | None = None
     temperature: float = 0.0
+    timestamps: bool = True  # segment times wanted (verbose_json, srt, vtt)
+    words: bool = False
+    task: Task = "transcribe"
 
 
 @dataclass(frozen=True)
 class TranscriptionResult:
     segments: list[Segment]
     language: str
+    duration: float
+
+
+@dataclass(frozen=True)
+class WindowText:
+    """One finished window of a streamed transcription, in file order."""
+
+    index: int
+    segments: list[Segment]  # file time, converted (OpenCC) when Chinese
+    language: str
+
+
+@dataclass
+class TranscriptionJob:
+    plans: list[WindowPlan]
+    audio: np.ndarray
+    options: DecodeOptions
     duration: float
 
 
@@ -72,6 +106,15 @@ class TranscriptionService:
             max_bytes=settings.max_upload_bytes, max_seconds=settings.max_audio_seconds
         )
         self._converter = ChineseConverter(settings.opencc_config)
+        decode = settings.decode
+        self._policy = DecodePolicy(
+            temperatures=decode.temperature_fallback,
+            compression_ratio_threshold=decode.compression_ratio_threshold,
+            logprob_threshold=decode.logprob_threshold,
+            tail_seconds=decode.tail_seconds,
+            max_tail_passes=decode.max_tail_passes,
+            align_text=decode.align_text,
+        )
         batch = settings.batch
         self.batcher: DynamicBatcher[Window, WindowTranscript] = DynamicBatcher(
             "asr",
@@ -93,42 +136,94 @@ class TranscriptionService:
         self._model_thread.shutdown(wait=True)
 
     async def transcribe(self, request: TranscriptionRequest) -> TranscriptionResult:
+        job = await self.prepare(request)
+        segments: list[Segment] = []
+        language = job.options.language or "en"
+        async for window in self.windows(job):
+            segments += window.segments
+            language = window.language if window.index == 0 else language
+        return TranscriptionResult(segments, language, job.duration)
+
+    async def prepare(self, request: TranscriptionRequest) -> TranscriptionJob:
+        """Everything that can refuse the request: run before a stream's first byte."""
+        timestamps = request.timestamps or request.words or not self._settings.decode.text_only
         options = DecodeOptions(
             language=self._check_language(request.language),
             prompt=(request.prompt or "").strip() or None,
             temperature=request.temperature,
+            timestamps=timestamps,
+            words=request.words or (self._policy.align_text and not timestamps),
+            task=request.task if self.engine.multilingual else "transcribe",
         )
         if self.batcher.queue_depth >= self._max_queue:  # before paying for the decode
             raise Overloaded("too many requests are waiting; retry later")
         audio = await asyncio.to_thread(decode_audio, request.data, self._limits)
-        spans = await asyncio.to_thread(self._plan, audio)
-        if len(spans) > self._max_queue:  # could never fit, however long it waited
+        plans = await asyncio.to_thread(self._plan, audio)
+        if len(plans) > self._max_queue:  # could never fit, however long it waited
             raise MediaTooLarge(
-                f"the audio needs {len(spans)} windows, more than this service queues at once "
+                f"the audio needs {len(plans)} windows, more than this service queues at once "
                 f"({self._max_queue}); send it in shorter parts"
             )
         # Refuse the whole request up front rather than queue half of its windows.
-        if self.batcher.queue_depth + len(spans) > self._max_queue:
+        if self.batcher.queue_depth + len(plans) > self._max_queue:
             raise Overloaded("too many requests are waiting; retry later")
-        windows = [Window(audio[s.start : s.end], options) for s in spans]
-        transcripts = await self.batcher.submit_many(windows)
-        WINDOWS.inc(len(windows))
         duration = audio.shape[0] / SAMPLE_RATE
         AUDIO_SECONDS.inc(duration)
-        segments = stitch(spans, [t.segments for t in transcripts])
-        language = options.language or (transcripts[0].language if transcripts else "en")
-        if self._converter.applies_to(language):
-            segments = [Segment(s.start, s.end, self._converter.convert(s.text)) for s in segments]
-        return TranscriptionResult(segments, language, duration)
+        return TranscriptionJob(plans, audio, options, duration)
 
-    def _plan(self, audio: np.ndarray) -> list[Span]:
+    async def windows(self, job: TranscriptionJob) -> AsyncIterator[WindowText]:
+        """Each window's text in file order, as soon as it and those before it are done."""
+        if not job.plans:
+            return
+        options = job.options
+        first = asyncio.ensure_future(self._decode(job, 0, options))
+        tasks = [first]
+        try:
+            if options.language is None and self.engine.multilingual:
+                # One language for the whole file, detected in its first window.
+                options = replace(options, language=(await first).language)
+            tasks += [
+                asyncio.ensure_future(self._decode(job, i, options))
+                for i in range(1, len(job.plans))
+            ]
+            language = options.language or (await first).language
+            for index, task in enumerate(tasks):
+                decoded = await task
+                yield WindowText(index, self._finish(job.plans[index], decoded), language)
+        finally:
+            for task in tasks:
+                task.cancel()  # a client gone mid-stream: its windows leave the queue unrun
+
+    async def _decode(
+        self, job: TranscriptionJob, index: int, options: DecodeOptions
+    ) -> DecodedWindow:
+        audio = job.plans[index].audio(job.audio)
+        decoded = await decode_window(self.batcher.submit, audio, options, self._policy)
+        WINDOWS.inc(decoded.calls)
+        if decoded.fallbacks:
+            RETRIES.labels("fallback").inc(decoded.fallbacks)
+        if decoded.tails:
+            RETRIES.labels("tail").inc(decoded.tails)
+        return decoded
+
+    def _finish(self, plan: WindowPlan, decoded: DecodedWindow) -> list[Segment]:
+        segments = to_file_time(plan, decoded.segments)
+        language = decoded.language
+        if self._converter.applies_to(language):
+            segments = [
+                Segment(s.start, s.end, self._converter.convert(s.text), s.words) for s in segments
+            ]
+        return segments
+
+    def _plan(self, audio: np.ndarray) -> list[WindowPlan]:
         window = self._settings.window
-        long_audio = audio.shape[0] > window.max_seconds * SAMPLE_RATE
-        use_vad = window.vad and long_audio
-        speech = speech_spans(audio, window.vad_min_silence_ms) if use_vad else None
-        return plan_windows(
-            audio, max_seconds=window.max_seconds, min_seconds=window.min_seconds, speech=speech
-        )
+        if window.vad:
+            speech = speech_spans(
+                audio, window.vad_min_silence_ms, window.vad_pad_ms, window.max_seconds
+            )
+            return pack_windows(speech, max_seconds=window.max_seconds)
+        spans = plan_windows(audio, max_seconds=window.max_seconds, min_seconds=window.min_seconds)
+        return [WindowPlan((span,)) for span in spans]
 
     def _check_language(self, language: str | None) -> str | None:
         language = (language or self._settings.default_language or "").strip().lower() or None
@@ -141,15 +236,26 @@ class TranscriptionService:
         return language
 
 
+def to_file_time(plan: WindowPlan, segments: tuple[Segment, ...]) -> list[Segment]:
+    """Window-relative segments (and words) to file time, clamped to the window."""
+    out: list[Segment] = []
+    for segment in segments:
+        start = plan.to_file_time(segment.start)
+        end = max(plan.to_file_time(segment.end, is_end=True), start)
+        words = tuple(
+            Word(plan.to_file_time(w.start), plan.to_file_time(w.end, is_end=True), w.word)
+            for w in segment.words
+        )
+        out.append(Segment(start, end, segment.text, words))
+    return out
+
+
 def stitch(spans: list[Span], per_window: list[tuple[Segment, ...]]) -> list[Segment]:
-    """Window-relative segments to file time, in order, with non-decreasing timestamps."""
+    """Window-relative segments of tiled windows to file time, with non-decreasing times."""
     stitched: list[Segment] = []
     for span, segments in zip(spans, per_window, strict=True):
-        offset = span.offset_seconds
-        end_of_window = span.end / SAMPLE_RATE
-        for segment in segments:
+        for segment in to_file_time(WindowPlan((span,)), segments):
             floor = stitched[-1].end if stitched else 0.0
-            start = max(offset + segment.start, floor)
-            end = min(max(offset + segment.end, start), end_of_window)
-            stitched.append(Segment(start, max(end, start), segment.text))
+            start = max(segment.start, floor)
+            stitched.append(Segment(start, max(segment.end, start), segment.text, segment.words))
     return stitched

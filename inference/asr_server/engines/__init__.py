@@ -16,10 +16,14 @@ from inference.device import choose_placement
 
 
 def _faster_whisper(settings: AsrSettings) -> AsrEngine:
+    from inference.asr_server import embedded
     from inference.asr_server.engines.faster import FasterWhisperEngine
 
+    model_dir = settings.model_path
+    if model_dir is None and settings.embedded_model == "base":
+        model_dir = embedded.base_dir(settings.model_cache_dir)
     return FasterWhisperEngine(
-        settings.model_path,
+        model_dir,
         choose_placement(settings.device),
         compute_type=settings.compute_type,
         cpu_threads=settings.cpu_threads,

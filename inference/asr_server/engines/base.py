@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 
@@ -18,13 +18,24 @@ SAMPLE_RATE = 16_000
 TIME_PRECISION = 0.02
 
 
+Task = Literal["transcribe", "translate"]
+
+
 @dataclass(frozen=True)
 class DecodeOptions:
-    """Per-request decoding choices; windows that share them are decoded in one call."""
+    """Per-request decoding choices; windows that share them are decoded in one call.
+
+    ``timestamps``: decode segment timestamps (verbose_json, srt, vtt); without them the
+    model writes text only, which is faster and never stops at a timestamp before the end
+    of the window. ``words``: word start and end times too (cross-attention alignment).
+    """
 
     language: str | None = None
     prompt: str | None = None
     temperature: float = 0.0
+    timestamps: bool = True
+    words: bool = False
+    task: Task = "transcribe"
 
 
 @dataclass(frozen=True, eq=False)
@@ -38,16 +49,35 @@ class Window:
 
 
 @dataclass(frozen=True)
+class Word:
+    start: float
+    end: float
+    word: str  # with its leading space, as Whisper writes it
+
+
+@dataclass(frozen=True)
 class Segment:
     start: float  # seconds from the start of the window (or of the file, once stitched)
     end: float
     text: str
+    words: tuple[Word, ...] = ()
+    # False for text the model never closed with a timestamp: it stopped inside a segment.
+    closed: bool = True
 
 
 @dataclass(frozen=True)
 class WindowTranscript:
+    """What an engine decoded in one window, with the scores the fallback rules read.
+
+    ``avg_logprob`` and ``no_speech_prob`` default to values that never trigger a
+    fallback, for engines that do not report them.
+    """
+
     segments: tuple[Segment, ...]
     language: str
+    avg_logprob: float = 0.0
+    no_speech_prob: float = 0.0
+    temperature: float = 0.0
 
 
 class AsrEngine(Protocol):
@@ -95,7 +125,8 @@ def split_timestamped(
     """Segments from a token sequence with Whisper timestamp tokens, clamped to the window.
 
     Text after the last timestamp pair (or text with no timestamps at all) becomes a segment
-    that ends at the end of the window, so no decoded word is dropped.
+    that ends at the end of the window, marked ``closed=False``: the model stopped inside
+    it, and the caller may decode the window again from its start.
     """
     segments: list[Segment] = []
     text_tokens: list[int] = []
@@ -118,7 +149,8 @@ def split_timestamped(
         last_time = moment
     if text_tokens:
         tail = decode(text_tokens).strip()
-        segments.append(Segment(start if start is not None else last_time, duration, tail))
+        opened = start if start is not None else last_time
+        segments.append(Segment(opened, duration, tail, closed=False))
     return tuple(s for s in segments if s.text)
 
 
@@ -126,3 +158,20 @@ def whole_window(text: str, duration: float) -> tuple[Segment, ...]:
     """For engines decoding without timestamps: one segment spanning the window."""
     text = text.strip()
     return (Segment(0.0, duration, text),) if text else ()
+
+
+def attach_words(segments: tuple[Segment, ...], words: Sequence[Word]) -> tuple[Segment, ...]:
+    """Give each segment the aligned words whose middle falls in it (else the one before)."""
+    if not segments:
+        return segments
+    buckets: list[list[Word]] = [[] for _ in segments]
+    index = 0
+    for word in words:
+        middle = (word.start + word.end) / 2
+        while index + 1 < len(segments) and middle >= segments[index + 1].start:
+            index += 1
+        buckets[index].append(word)
+    return tuple(
+        Segment(s.start, s.end, s.text, tuple(b), s.closed)
+        for s, b in zip(segments, buckets, strict=True)
+    )

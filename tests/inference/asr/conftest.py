@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.inference.asr import media
-from tests.support.services import free_port, running_process
+from tests.inference.asr import media, tts
+from tests.support.services import IN_CI, free_port, running_process
 
 
 @dataclass(frozen=True)
@@ -87,3 +87,48 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
             hypothesis_transform=normalise,
         )
     )
+
+
+@pytest.fixture(scope="session")
+def piper_lecture() -> tts.Lecture:
+    """Natural speech: the Piper voice reading at least 5 minutes of the lecture (cached)."""
+    require_piper()
+    return tts.lecture(300.0)
+
+
+@pytest.fixture(scope="session")
+def piper_excerpt() -> tts.Lecture:
+    """The lecture's first paragraphs, about a minute: several windows, quickly decoded."""
+    require_piper()
+    return tts.lecture(55.0)
+
+
+def require_piper() -> None:
+    """Piper comes from `make install` (its own venv); CI must have it, a laptop may not."""
+    if tts.available():
+        return
+    message = f"the Piper voice is not installed under {tts.PIPER_VENV} (run `make install`)"
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def longest_deleted_run(reference: str, hypothesis: str) -> int:
+    """The most consecutive reference words missing from the hypothesis: a dropped window
+    (or the tail of one) shows as a long run, a misheard word as a run of one or two."""
+    import jiwer
+
+    normalise = jiwer.Compose(
+        [
+            jiwer.ToLowerCase(),
+            jiwer.RemovePunctuation(),
+            jiwer.RemoveMultipleSpaces(),
+            jiwer.Strip(),
+            jiwer.ReduceToListOfListOfWords(),
+        ]
+    )
+    output = jiwer.process_words(
+        reference, hypothesis, reference_transform=normalise, hypothesis_transform=normalise
+    )
+    runs = [c.ref_end_idx - c.ref_start_idx for c in output.alignments[0] if c.type == "delete"]
+    return max(runs, default=0)
