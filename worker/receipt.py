@@ -42,15 +42,34 @@ _RECEIPT = re.compile(r"[0-9a-f]{32}")
 # max(server time in µs, last + 1): increasing, and still increasing after the key is
 # lost (Redis flushed or restored without it), so a row's stored seq never blocks the
 # next edit. Redis 5+ replicates script effects, so TIME is allowed.
-NEXT_SEQ = """
+_DRAW = """
 local now = redis.call('TIME')
 local seq = tonumber(now[1]) * 1000000 + tonumber(now[2])
-local last = tonumber(redis.call('GET', KEYS[1]) or '0')
+local last = tonumber(redis.call('GET', seq_key) or '0')
 if last >= seq then seq = last + 1 end
 local text = string.format('%.0f', seq)
-redis.call('SET', KEYS[1], text)
-return text
+redis.call('SET', seq_key, text)
 """
+
+# KEYS[1]: the seq key.
+NEXT_SEQ = "local seq_key = KEYS[1]" + _DRAW + "return text"
+
+# The transport's take (worker.broker): KEYS[1..n-1] the queue keys in kombu's BRPOP
+# order, KEYS[n] the seq key. Pops the first non-empty queue and draws the seq in the
+# same script, so no other client can pop or draw in between: seq order is pop order.
+POP_WITH_SEQ = (
+    """
+local seq_key = KEYS[#KEYS]
+for i = 1, #KEYS - 1 do
+  local item = redis.call('RPOP', KEYS[i])
+  if item then"""
+    + _DRAW
+    + """    return {KEYS[i], item, text}
+  end
+end
+return false
+"""
+)
 
 
 @dataclass(frozen=True)

@@ -193,9 +193,13 @@ def test_an_edit_being_retried_does_not_overwrite_a_later_one(worker_env: Worker
     # retries the mission.
     env.llm.fail_next(503, times=2, retry_after=0.01)
     try:
+        retried_before = set(env.redis.scan_iter(f"{DELIVERIES}*:1"))
         back_to_pending(env, file_id)
         push_as_backend(env, "NLP_edit_OCR", edit_kwargs(env, file_id, one))
-        wait_until(lambda: sum(marker in c.last_user for c in env.llm.calls()) == 2)
+        # The retry has started (its try is counted) and waits on its slow LLM call:
+        # without this the second edit could be saved before the retry starts, and the
+        # retry would be skipped before it is counted.
+        wait_until(lambda: bool(set(env.redis.scan_iter(f"{DELIVERIES}*:1")) - retried_before))
         back_to_pending(env, file_id)
         push_as_backend(env, "NLP_edit_OCR", edit_kwargs(env, file_id, two))
         second, first = outcomes(env, file_id, 2)
