@@ -17,7 +17,8 @@ may carry credentials). Remote-control (pidbox) and event traffic is left alone.
 It also stamps every task message when it is first taken off the queue (see
 :mod:`worker.receipt`): the backend reuses the row id as task id *and* as delivery tag,
 so neither tells two messages of one row apart, and kombu keys its unacked hash by the
-delivery tag.
+delivery tag. The message and its seq are taken in one Redis script, so the seq order is
+the queue order across every worker (:class:`GuardedChannel`).
 """
 
 from __future__ import annotations
@@ -180,6 +181,18 @@ class GuardedChannel(kombu_redis.Channel):  # type: ignore[misc]
         self._brpop_sent_at = monotonic()  # type: ignore[assignment]
         self.client.connection.send_command("BLMOVE", wait, wait, "RIGHT", "RIGHT", timeout or 0)
 
+    def _pop_with_seq(self, keys: list[str]) -> Any:
+        try:
+            return self.client.execute_command("EVAL", POP_WITH_SEQ, len(keys) + 1, *keys, SEQ_KEY)
+        except redis.ResponseError:
+            # The script refused (say, out of memory) before it took anything: take the
+            # message without a seq rather than stall the queue (logged at the stamp).
+            for key in keys:  # the client adds the global key prefix itself
+                item = self.client.execute_command("RPOP", key[len(self.global_keyprefix) :])
+                if item is not None:
+                    return [key.encode(), item, None]
+            return None
+
     def _brpop_read(self, **options: Any) -> Any:
         try:
             if self._pop_keys is None:
@@ -201,9 +214,7 @@ class GuardedChannel(kombu_redis.Channel):  # type: ignore[misc]
                 self._in_poll = None  # type: ignore[assignment]
                 if self._closing:  # kombu's close() reads the pending reply: take nothing
                     raise Empty()
-                taken = self.client.execute_command(
-                    "EVAL", POP_WITH_SEQ, len(keys) + 1, *keys, SEQ_KEY
-                )
+                taken = self._pop_with_seq(keys)
             except self.connection_errors:
                 self.client.connection.disconnect()
                 raise
@@ -212,7 +223,7 @@ class GuardedChannel(kombu_redis.Channel):  # type: ignore[misc]
             key, item, seq = taken
             dest = key.decode()[len(self.global_keyprefix) :].rsplit(self.sep, 1)[0]
             self._queue_cycle.rotate(dest)
-            self._popped_seq = int(seq)
+            self._popped_seq = int(seq) if seq is not None else None
             try:
                 self.connection._deliver(loads(item.decode()), dest)  # type: ignore[no-untyped-call]
             finally:

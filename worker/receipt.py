@@ -14,10 +14,11 @@ transport, :mod:`worker.broker`, calls :func:`stamp` before kombu records the de
   back, and Celery copies custom headers into the message of a retry, so every
   redelivery and every retry of a message carries its receipt, while a new push by the
   backend is a new message without one.
-* ``seq``: drawn from Redis by the same call, increasing in the order messages are taken
-  off the queue, which is the order the backend pushed them (``LPUSH`` + ``BRPOP``). A
-  row keeps the ``seq`` of the message that wrote it, and an older message never
-  overwrites a newer one (:mod:`worker.store`). docs/worker.md states the limits.
+* ``seq``: drawn in the same Redis script that takes the message off the queue
+  (:data:`POP_WITH_SEQ`), so seq order is the order messages left the queue, which is
+  the order the backend pushed them (``LPUSH`` + ``RPOP``), across any number of
+  workers. A row keeps the ``seq`` of the message that wrote it, and an older message
+  never overwrites a newer one (:mod:`worker.store`). docs/worker.md states the limits.
 
 The backend's delivery tag (the row id) is replaced by the receipt too: kombu keys
 unacked messages by tag, and two in-flight messages of one row would otherwise share one
@@ -57,14 +58,15 @@ NEXT_SEQ = "local seq_key = KEYS[1]" + _DRAW + "return text"
 # The transport's take (worker.broker): KEYS[1..n-1] the queue keys in kombu's BRPOP
 # order, KEYS[n] the seq key. Pops the first non-empty queue and draws the seq in the
 # same script, so no other client can pop or draw in between: seq order is pop order.
+# The seq is drawn before the pop: if the draw fails (a full noeviction server refuses
+# the SET) the script stops with nothing taken.
 POP_WITH_SEQ = (
     """
 local seq_key = KEYS[#KEYS]
 for i = 1, #KEYS - 1 do
-  local item = redis.call('RPOP', KEYS[i])
-  if item then"""
+  if redis.call('LLEN', KEYS[i]) > 0 then"""
     + _DRAW
-    + """    return {KEYS[i], item, text}
+    + """    return {KEYS[i], redis.call('RPOP', KEYS[i]), text}
   end
 end
 return false

@@ -15,6 +15,7 @@ import pytest
 import redis
 from kombu import Connection, Exchange, Queue
 
+import worker.broker
 from demo.go_backend import build_message
 from worker.broker import GuardedChannel
 from worker.receipt import HEADER
@@ -145,3 +146,18 @@ def test_without_blmove_the_seq_is_drawn_after_brpop(client: redis.Redis, prefix
     assert content == "edit 1"
     assert isinstance(stamp["seq"], int)
     assert tag == stamp["receipt"]
+
+
+def test_a_refused_script_takes_the_message_without_a_seq(
+    client: redis.Redis, prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    row = str(uuid.uuid4())
+    seq_key = f"{prefix}seq-of-the-wrong-type"
+    client.hset(seq_key, "x", "1")  # GET in the script fails before anything is taken
+    monkeypatch.setattr(worker.broker, "SEQ_KEY", seq_key)
+    push(client, prefix, row, "edit 1")
+    with connect(client, prefix) as conn:
+        [(content, stamp, _)] = take(conn, 1)
+    assert content == "edit 1"
+    assert stamp["seq"] is None  # delivered, not ordered (docs/worker.md)
+    assert client.llen(prefix + "celery") == 0
