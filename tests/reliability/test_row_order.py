@@ -16,7 +16,7 @@ import signal
 
 import pytest
 
-from tests.reliability.harness import Stack, wait_for
+from tests.reliability.harness import Stack, record, wait_for
 from tests.reliability.test_worker_kill import essay, push_edit, saved_content
 from tests.support.tcp_proxy import TcpProxy
 
@@ -69,3 +69,11 @@ def test_a_worker_stalled_after_taking_an_edit_is_not_overtaken(stack: Stack) ->
     # Found superseded before it started: edit 1 cost no LLM call, edit 2 one.
     assert stack.calls_for(first.splitlines()[0]) == 0
     assert stack.calls_for(second.splitlines()[0]) == 1
+    record(
+        "worker frozen after taking edit 1, another saves edit 2",
+        happened="edit 1 had the lower seq; the frozen worker resumed, found edit 2 saved "
+        "and wrote nothing; the row kept edit 2",
+        recover_s=0,
+        lost=0,
+        duplicates=0,
+    )

@@ -313,3 +313,20 @@ def test_many_edits_in_a_short_time_all_run_and_the_last_push_wins(
     assert {o["status"] for o in ended} <= {"SUCCESS", "skipped: superseded"}
     assert max(ended, key=lambda o: o["seq"])["message"] == result["message"]
     assert all(env.redis.get(f"{DELIVERIES}{o['message']}:0") == b"1" for o in ended)
+
+
+def test_remote_control_reaches_the_worker_through_the_transport(worker_env: WorkerEnv) -> None:
+    """Pidbox (fanout) and the reply queue (BRPOP on a queue other than ``celery``) are
+    kombu's, untouched by the take: ``celery inspect ping`` still answers."""
+    from celery import Celery
+
+    kwargs = worker_env.redis.connection_pool.connection_kwargs
+    url = f"redis://{kwargs['host']}:{kwargs['port']}/{kwargs['db']}"
+    client = Celery("control-test", broker=url)
+    client.conf.broker_transport = "worker.broker:GuardedTransport"
+    try:
+        replies = client.control.ping(timeout=5)
+    finally:
+        client.close()
+    assert len(replies) == 1
+    assert next(iter(replies[0].values())) == {"ok": "pong"}
