@@ -184,9 +184,10 @@ class GuardedChannel(kombu_redis.Channel):  # type: ignore[misc]
     def _pop_with_seq(self, keys: list[str]) -> Any:
         try:
             return self.client.execute_command("EVAL", POP_WITH_SEQ, len(keys) + 1, *keys, SEQ_KEY)
-        except redis.ResponseError:
+        except redis.ResponseError as error:
             # The script refused (say, out of memory) before it took anything: take the
-            # message without a seq rather than stall the queue (logged at the stamp).
+            # message without a seq rather than stall the queue.
+            log.warning("Redis refused the take script", extra={"error": type(error).__name__})
             for key in keys:  # the client adds the global key prefix itself
                 item = self.client.execute_command("RPOP", key[len(self.global_keyprefix) :])
                 if item is not None:
