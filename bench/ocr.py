@@ -1,20 +1,23 @@
-"""OCR benchmark: the seed's way against the server's, on the same 20-line essay pages.
+"""OCR benchmark: torch float32 against the ONNX Runtime engines, beside the eager CRAFT floor.
 
-* ``seed``: what each seed task did: load the detector and recognizer, detect, then one
-  recognizer call per line (``generate`` per line for TrOCR).
-* ``batched``: the models loaded once and every line of a page in one recognizer call.
-* ``server``: the running OCR server over HTTP at concurrency 1, 4 and 8 (pages/s and
-  page latency), with detection and recognition batched across requests.
+One run, on 20-line 1280x960 essay pages, canvas 1280:
 
-Recognition is compared for the real CRNN and for a tiny random-weight TrOCR (same
-``generate`` path as a real checkpoint; its absolute times are small, the ratio is the
-point). Writes ``bench/results/ocr.json`` and ``ocr.png``.
+* ``floor``: one float32 eager torch CRAFT forward at 1280x960 (best of a few, measured at
+  the start and the end of the run; the smaller counts);
+* per engine (torch fp32, ORT fp32, ORT int8, and the server's default): a page profiled
+  in process by stage (decode, resize, forward, post-processing, layout and crops,
+  recognition), the CER against the rendered text and the share of torch's line boxes
+  matched at IoU >= 0.9, then the running server at concurrency 1 and 4 (page latency
+  and pages/s), with each latency as a multiple of the floor.
+
+Writes ``bench/results/ocr.json`` and ``ocr.png``. GPU figures are not measured here.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import statistics
 import tempfile
 import time
@@ -26,80 +29,116 @@ import httpx
 import numpy as np
 
 from bench.common import new_figure, png_path, write_json
-from inference.device import choose_placement
-from inference.ocr_server.detectors.craft import CraftDetector
+from inference.images import decode_image
+from inference.ocr_server.detectors.craft_net import load_craft
+from inference.ocr_server.detectors.postprocess import Thresholds, boxes_from_maps, prepare_batch
 from inference.ocr_server.layout import lay_out_lines
-from inference.ocr_server.recognizers import LineRecognizer
-from inference.ocr_server.recognizers.crnn import CrnnRecognizer
-from inference.ocr_server.recognizers.trocr import TrocrRecognizer
-from inference.ocr_server.settings import packaged_weights
+from inference.ocr_server.settings import OcrSettings, packaged_weights
+from tests.inference.ocr.compare import Reading, box_matches, build, cer
 from tests.inference.ocr.pages import ESSAY, OTHER_ESSAYS, png_bytes, render_page
-from tests.inference.ocr.tiny_trocr import build_tiny_trocr
 from tests.support.services import free_port, running_process
 
 log = logging.getLogger("bench.ocr")
 
-PAGES = 3
+PAGES = 2
 LINES = 20
-CONCURRENCY = (1, 4, 8)
-# Enough requests for every concurrency level to be full once; kept small because a page
-# takes seconds on a CPU and the whole run must stay within a few minutes.
-MIN_REQUESTS = 4
-REPEATS = 3
+WIDTH, HEIGHT = 1280, 960
 CANVAS = 1280
+CONCURRENCY = (1, 4)
+REQUESTS = {1: PAGES, 4: 4}
+ISSUE_BOUND = 0.35  # page latency / eager CRAFT forward, at most
+# name -> (detector engine, precision, recognizer engine, precision); "default" is auto.
+ENGINES: dict[str, tuple[str, str, str, str]] = {
+    "torch fp32": ("craft", "auto", "crnn", "auto"),
+    "ort fp32": ("craft-onnx", "fp32", "crnn-onnx", "fp32"),
+    "ort int8": ("craft-onnx", "int8", "crnn-onnx", "int8"),
+    "default": ("auto", "auto", "auto", "auto"),
+}
 
 
-def essay_pages() -> list[np.ndarray]:
+def essay_pages() -> list[tuple[bytes, str]]:
+    """PNG bytes and text of 20-line 1280x960 pages."""
     texts = [ESSAY, *OTHER_ESSAYS]
     pages = []
     for index in range(PAGES):
         rotation = texts[index:] + texts[:index]
-        page = render_page("|".join(rotation * 2), max_lines=LINES)
-        assert len(page.lines) == LINES
-        pages.append(np.asarray(page.image))
+        page = render_page("|".join(rotation * 2), width=WIDTH, font_size=26, max_lines=LINES)
+        assert len(page.lines) == LINES, len(page.lines)
+        assert page.image.size == (WIDTH, HEIGHT), page.image.size
+        pages.append((png_bytes(page.image), page.text))
     return pages
 
 
-def seed_page(page: np.ndarray, load_recognizer: Callable[[], LineRecognizer]) -> float:
-    """One seed task: load both models, detect, recognize line by line."""
-    started = time.perf_counter()
-    detector = CraftDetector(
-        packaged_weights("craft_mlt_25k.pth"), choose_placement("auto"), canvas_size=CANVAS
+def best_of(fn: Callable[[], object], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def craft_floor() -> float:
+    """One eager float32 torch CRAFT forward on a 1280x960 page (best of 2, after warm-up)."""
+    import torch
+
+    model = load_craft(packaged_weights("craft_mlt_25k.pth"))
+    batch = torch.rand(1, 3, HEIGHT, WIDTH)
+    with torch.inference_mode():
+        model(batch)
+        return best_of(lambda: model(batch), 2)
+
+
+def engine_env(engine: tuple[str, str, str, str]) -> dict[str, str]:
+    detector, det_precision, recognizer, rec_precision = engine
+    return {
+        "OCR_DETECTOR__ENGINE": detector,
+        "OCR_DETECTOR__PRECISION": det_precision,
+        "OCR_RECOGNIZER__ENGINE": recognizer,
+        "OCR_RECOGNIZER__PRECISION": rec_precision,
+        "OCR_DETECTOR__CANVAS_SIZE": str(CANVAS),
+    }
+
+
+def engine_settings(engine: tuple[str, str, str, str]) -> OcrSettings:
+    detector, det_precision, recognizer, rec_precision = engine
+    return OcrSettings(
+        device="cpu",
+        detector={"engine": detector, "precision": det_precision, "canvas_size": CANVAS},  # type: ignore[arg-type]
+        recognizer={"engine": recognizer, "precision": rec_precision},  # type: ignore[arg-type]
     )
-    recognizer = load_recognizer()
-    lines = lay_out_lines(page, detector.detect([page])[0])
-    for line in lines:
-        recognizer.recognize([line.crop])
-    return time.perf_counter() - started
 
 
-def recognition_times(recognizer: LineRecognizer, crops: list[np.ndarray]) -> dict[str, float]:
-    """Best of ``REPEATS`` alternating runs: the machine is shared, and the minimum is the
-    least disturbed measurement of each way."""
-    recognizer.recognize(crops[:2])  # warm-up
-    per_line, batched = [], []
-    for _ in range(REPEATS):
+def profile_page(detector: Any, recognizer: Any, data: bytes) -> tuple[dict[str, float], Reading]:
+    """Seconds per stage of one page, as the server runs them (the second of 2 runs)."""
+    stages: dict[str, float] = {}
+
+    def timed(name: str, fn: Callable[[], Any]) -> Any:
         started = time.perf_counter()
-        for crop in crops:
-            recognizer.recognize([crop])
-        per_line.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        recognizer.recognize(crops)
-        batched.append(time.perf_counter() - started)
-    best_line, best_batch = min(per_line), min(batched)
-    return {"per_line_s": best_line, "batched_s": best_batch, "speedup": best_line / best_batch}
+        result = fn()
+        elapsed = time.perf_counter() - started
+        stages[name] = elapsed
+        return result
+
+    thresholds = Thresholds()
+    for _ in range(2):
+        page = timed("decode", lambda: np.asarray(decode_image(data)))
+        batch, resized = timed("resize", lambda: prepare_batch([page], CANVAS, 1.0))  # noqa: B023
+        maps = timed("forward", lambda: detector.forward(batch))  # noqa: B023
+        quads = timed("postprocess", lambda: boxes_from_maps(maps, resized, thresholds)[0])  # noqa: B023
+        lines = timed("layout_crops", lambda: lay_out_lines(page, quads))  # noqa: B023
+        results = timed("recognize", lambda: recognizer.recognize([ln.crop for ln in lines]))  # noqa: B023
+    stages["page"] = sum(stages.values())
+    reading = Reading([line.box for line in lines], "\n".join(r.text for r in results))
+    return stages, reading
 
 
-def batched_page(page: np.ndarray, detector: CraftDetector, recognizer: LineRecognizer) -> float:
-    started = time.perf_counter()
-    lines = lay_out_lines(page, detector.detect([page])[0])
-    recognizer.recognize([line.crop for line in lines])
-    return time.perf_counter() - started
-
-
-async def load_server(base: str, pages: list[bytes], concurrency: int) -> dict[str, float]:
+async def load_server(
+    base: str, pages: list[bytes], concurrency: int, requests: int
+) -> tuple[dict[str, float], dict[int, Any]]:
+    """Pages/s and latency at ``concurrency``; the answers by page index."""
     latencies: list[float] = []
-    requests = max(MIN_REQUESTS, concurrency)
+    answers: dict[int, Any] = {}
     queue = list(range(requests))
 
     async def worker(client: httpx.AsyncClient) -> None:
@@ -111,108 +150,142 @@ async def load_server(base: str, pages: list[bytes], concurrency: int) -> dict[s
             )
             response.raise_for_status()
             latencies.append(time.perf_counter() - started)
+            answers[index % len(pages)] = response.json()
 
     async with httpx.AsyncClient(base_url=base, timeout=600) as client:
         started = time.perf_counter()
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
         wall = time.perf_counter() - started
-    return {
+    row = {
         "concurrency": concurrency,
         "pages": requests,
         "pages_per_s": requests / wall,
         "latency_p50_s": statistics.median(latencies),
         "latency_max_s": max(latencies),
     }
+    return row, answers
 
 
-def measure_server(pages: list[np.ndarray], workdir: Path) -> list[dict[str, float]]:
+def measure_server(
+    engine: tuple[str, str, str, str], pages: list[bytes], workdir: Path
+) -> tuple[list[dict[str, float]], list[Reading]]:
+    """The server at each concurrency, and its readings of the pages (from c=1)."""
     port = free_port()
-    env = {
-        "OCR_PORT": str(port),
-        "OCR_DETECTOR__CANVAS_SIZE": str(CANVAS),
-        "OCR_LOG_LEVEL": "WARNING",
-    }
+    env = {"OCR_PORT": str(port), "OCR_DEVICE": "cpu", "OCR_LOG_LEVEL": "WARNING"}
+    env.update(engine_env(engine))
     base = f"http://127.0.0.1:{port}"
-    encoded = [png_bytes(_image(page)) for page in pages]
+    rows: list[dict[str, float]] = []
+    answers: dict[int, Any] = {}
     with running_process(
         ["python", "-m", "inference.ocr_server"],
         env=env,
         ready_url=f"{base}/readyz",
-        log_path=workdir / "server.log",
+        log_path=workdir / f"server-{port}.log",
     ):
-        asyncio.run(load_server(base, encoded[:1], 1))  # warm-up
-        return [asyncio.run(load_server(base, encoded, level)) for level in CONCURRENCY]
+        asyncio.run(load_server(base, pages[:1], 1, 1))  # warm-up
+        for level in CONCURRENCY:
+            row, got = asyncio.run(load_server(base, pages, level, REQUESTS[level]))
+            rows.append(row)
+            answers = answers or got
+    readings = [
+        Reading(
+            [tuple(line["box"]) for line in answers[i]["lines"]],
+            "\n".join(line["text"] for line in answers[i]["lines"]),
+        )
+        for i in range(len(pages))
+    ]
+    return rows, readings  # type: ignore[return-value]
 
 
-def _image(page: np.ndarray) -> Any:
+def measure_engine(
+    name: str, pages: list[tuple[bytes, str]], torch_boxes: list[list[Any]] | None, workdir: Path
+) -> dict[str, Any]:
+    engine = ENGINES[name]
+    server, readings = measure_server(engine, [data for data, _ in pages], workdir)
+    row: dict[str, Any] = {
+        "engines": dict(
+            zip(("detector", "det_precision", "recognizer", "rec_precision"), engine, strict=True)
+        ),
+        "server": server,
+        "cer": float(
+            np.mean([cer(text, r.text) for (_, text), r in zip(pages, readings, strict=True)])
+        ),
+        "boxes": [r.boxes for r in readings],
+    }
+    if torch_boxes is not None:
+        matched = total = 0
+        for ref, reading in zip(torch_boxes, readings, strict=True):
+            m, t = box_matches(ref, reading.boxes)
+            matched, total = matched + m, total + t
+        row["box_share_vs_torch"] = matched / total
+    if name == "default":
+        detector, recognizer = build(engine_settings(engine))
+        row["in_process_s"], _ = profile_page(detector, recognizer, pages[0][0])
+    log.info("engine measured", extra={"engine": name, "server": server})
+    return row
+
+
+def trocr_split(workdir: Path) -> dict[str, float]:
+    """Where the tiny TrOCR's time goes for 20 lines: is an ONNX encoder worth it?"""
+    import torch
     from PIL import Image
 
-    return Image.fromarray(page)
+    from inference.device import Placement
+    from inference.ocr_server.recognizers.trocr import TrocrRecognizer
+    from tests.inference.ocr.tiny_trocr import build_tiny_trocr
+    from tests.triton import media
+
+    recognizer = TrocrRecognizer(
+        build_tiny_trocr(workdir / "tiny-trocr"), Placement("cpu", False), max_new_tokens=32
+    )
+    crops = [media.line_crop(media.LINES[i % len(media.LINES)]) for i in range(LINES)]
+    recognizer.recognize(crops)  # warm-up
+    total = best_of(lambda: recognizer.recognize(crops), 3)
+    images = [Image.fromarray(crop) for crop in crops]
+    pixels = recognizer._processor(images=images, return_tensors="pt").pixel_values
+    with torch.inference_mode():
+        encoder = best_of(lambda: recognizer._model.encoder(pixel_values=pixels), 3)
+    return {"recognize_20_lines_s": total, "encoder_s": encoder, "encoder_share": encoder / total}
 
 
 def main() -> None:
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
-    placement = choose_placement("auto")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     pages = essay_pages()
+    floors = [craft_floor()]
+    results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        trocr_dir = build_tiny_trocr(workdir / "tiny-trocr")
-        crnn_path = packaged_weights("english_g2.pth")
-
-        def load_crnn() -> LineRecognizer:
-            return CrnnRecognizer(crnn_path, placement)
-
-        detector = CraftDetector(
-            packaged_weights("craft_mlt_25k.pth"), placement, canvas_size=CANVAS
-        )
-        crnn = CrnnRecognizer(crnn_path, placement)
-        trocr = TrocrRecognizer(trocr_dir, placement, max_new_tokens=32)
-        # Warm-up (kernels, allocator) so a seed page pays only what every seed task paid:
-        # loading the models. Then the two ways alternate page by page, so both see the
-        # same load on a shared machine.
-        batched_page(pages[0], detector, crnn)
-        seed_times, batched_times = [], []
-        for page in pages:
-            seed_times.append(seed_page(page, load_crnn))
-            batched_times.append(batched_page(page, detector, crnn))
-        log.info("pages done", extra={"seed_s": seed_times, "batched_s": batched_times})
-        crops = [line.crop for line in lay_out_lines(pages[0], detector.detect([pages[0]])[0])]
-        recognition = {
-            "crnn": recognition_times(crnn, crops),
-            "trocr_tiny": recognition_times(trocr, crops),
-        }
-        server = measure_server(pages, workdir)
-
-    # Medians: one page disturbed by a neighbour on the shared machine must not decide.
-    seed_pps = 1.0 / statistics.median(seed_times)
-    batched_pps = 1.0 / statistics.median(batched_times)
-    best = max(server, key=lambda row: row["pages_per_s"])
+        for name in ENGINES:
+            torch_boxes = results["torch fp32"]["boxes"] if results else None
+            results[name] = measure_engine(name, pages, torch_boxes, Path(tmp))
+        trocr = trocr_split(Path(tmp))
+    floors.append(craft_floor())
+    floor = min(floors)
+    torch_cer = results["torch fp32"]["cer"]
+    for row in results.values():
+        row.pop("boxes")
+        row["cer_increase_vs_torch"] = row["cer"] - torch_cer
+        for level in row["server"]:
+            level["latency_x_floor"] = level["latency_p50_s"] / floor
+    default = results["default"]
     payload = {
-        "device": placement.device,
+        "device": "cpu",
+        "cpu_count": os.cpu_count(),
         "pages": PAGES,
         "lines_per_page": LINES,
+        "page_size": [WIDTH, HEIGHT],
         "canvas_size": CANVAS,
-        "seed": {"page_s": seed_times, "pages_per_s": seed_pps},
-        "batched_in_process": {"page_s": batched_times, "pages_per_s": batched_pps},
-        "recognition_per_page": recognition,
-        "server": server,
-        "reading": (
-            "On a CPU, CRAFT takes most of a page and already keeps every core busy, so "
-            "concurrent pages wait for each other (latency grows, pages/s stays) and the "
-            "seed's model loading (CRAFT + CRNN, about 0.3 s) is a small share of a page; "
-            "batching pays where the per-call overhead is large: TrOCR's generate, and "
-            "every model on a GPU."
-            if placement.device == "cpu"
-            else "GPU run: batching shares each model call across lines and pages."
-        ),
+        "craft_floor_s": floor,
+        "craft_floor_runs_s": floors,
+        "engines": results,
+        "trocr_tiny": trocr,
+        "gpu": "not measured (no GPU in this run)",
         "note": (
-            f"batched pipeline {batched_pps / seed_pps:.2f}x the seed's pages/s in process; "
-            f"server best {best['pages_per_s'] / seed_pps:.2f}x at concurrency "
-            f"{best['concurrency']} (c=8 vs c=1: "
-            f"{server[-1]['pages_per_s'] / server[0]['pages_per_s']:.2f}x); "
-            f"recognition of {LINES} lines batched vs per line (best of {REPEATS}): "
-            f"CRNN {recognition['crnn']['speedup']:.1f}x, "
-            f"TrOCR generate {recognition['trocr_tiny']['speedup']:.1f}x"
+            f"default page {default['server'][0]['latency_p50_s']:.2f} s through the server "
+            f"= {default['server'][0]['latency_x_floor']:.2f}x the eager CRAFT forward "
+            f"({floor:.2f} s; bound {ISSUE_BOUND}x); in process "
+            f"{default['in_process_s']['page']:.2f} s = "
+            f"{default['in_process_s']['page'] / floor:.2f}x; "
+            f"CER {default['cer']:.4f} vs torch {torch_cer:.4f}"
         ),
     }
     write_json("ocr", payload)
@@ -221,25 +294,29 @@ def main() -> None:
 
 
 def plot(payload: dict[str, Any]) -> None:
-    figure, (pages_axis, recog_axis) = new_figure(1, 2, figsize=(11, 4))
-    labels = ["seed\n(load+per line)", "batched\nin process"]
-    values = [payload["seed"]["pages_per_s"], payload["batched_in_process"]["pages_per_s"]]
-    for row in payload["server"]:
-        labels.append(f"server\nc={row['concurrency']}")
-        values.append(row["pages_per_s"])
-    pages_axis.bar(labels, values, color=["grey", "tab:blue"] + ["tab:green"] * len(CONCURRENCY))
-    pages_axis.set_ylabel("pages / s (20-line essays)")
-    pages_axis.set_title("Page throughput")
-    names = list(payload["recognition_per_page"])
+    figure, (latency_axis, stage_axis) = new_figure(1, 2, figsize=(12, 4.5))
+    names = list(payload["engines"])
     x = np.arange(len(names))
-    per_line = [payload["recognition_per_page"][n]["per_line_s"] for n in names]
-    batched = [payload["recognition_per_page"][n]["batched_s"] for n in names]
-    recog_axis.bar(x - 0.2, per_line, 0.4, label="one call per line (seed)", color="grey")
-    recog_axis.bar(x + 0.2, batched, 0.4, label="one batched call", color="tab:blue")
-    recog_axis.set_xticks(x, names)
-    recog_axis.set_ylabel("seconds per page")
-    recog_axis.set_title(f"Recognition of {LINES} lines")
-    recog_axis.legend()
+    floor = payload["craft_floor_s"]
+    for offset, level in ((-0.2, 0), (0.2, 1)):
+        values = [payload["engines"][n]["server"][level]["latency_p50_s"] for n in names]
+        concurrency = payload["engines"][names[0]]["server"][level]["concurrency"]
+        latency_axis.bar(x + offset, values, 0.4, label=f"server page latency, c={concurrency}")
+    latency_axis.axhline(floor, color="black", linestyle="--", label="eager CRAFT forward")
+    latency_axis.axhline(
+        ISSUE_BOUND * floor, color="tab:red", linestyle=":", label=f"{ISSUE_BOUND}x floor"
+    )
+    labels = [f"{n}\nCER {payload['engines'][n]['cer']:.3f}" for n in names]
+    latency_axis.set_xticks(x, labels)
+    latency_axis.set_ylabel("seconds per 20-line 1280x960 page")
+    latency_axis.legend(fontsize=8)
+    stages = payload["engines"]["default"]["in_process_s"]
+    parts = [key for key in stages if key != "page"]
+    stage_axis.barh(parts, [stages[key] for key in parts], color="tab:green")
+    stage_axis.axvline(floor, color="black", linestyle="--", label="eager CRAFT forward")
+    stage_axis.set_xlabel("seconds (default engines, in process)")
+    stage_axis.set_title("Where a default page goes")
+    stage_axis.legend(fontsize=8)
     figure.tight_layout()
     figure.savefig(png_path("ocr"), dpi=120)
 

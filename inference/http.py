@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from fastapi import APIRouter, FastAPI, HTTPException, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from pydantic import BaseModel, SecretStr
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -37,6 +37,7 @@ LATENCY = Histogram(
     ["service", "route"],
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
 )
+MODEL_READY = Gauge("inference_model_ready", "1 when /readyz answers ready (model loaded)")
 
 
 class ErrorDetail(BaseModel):
@@ -199,6 +200,7 @@ def bearer_guard(token: SecretStr | None) -> Callable[[Request], None]:
 def health_router(is_ready: Callable[[], bool]) -> APIRouter:
     """``/healthz`` (process alive), ``/readyz`` (model loaded) and ``/metrics``."""
     router = APIRouter(tags=["health"])
+    MODEL_READY.set_function(lambda: float(is_ready()))  # alerts see what /readyz sees
 
     @router.get("/healthz")
     async def healthz() -> dict[str, str]:

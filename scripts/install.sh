@@ -14,6 +14,17 @@ if ! command -v espeak-ng >/dev/null 2>&1 || [ ! -d /usr/share/fonts/truetype/de
   fi
 fi
 
+# promtool (from Debian's prometheus package) checks and unit-tests the alert rules
+# (tests/deploy/test_monitoring.py); only the binary is used, no server is started.
+if ! command -v promtool >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get install -y -q --no-install-recommends prometheus >/dev/null \
+      || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends prometheus >/dev/null; }
+  else
+    echo "note: promtool not found and cannot be installed here; the rule tests will skip" >&2
+  fi
+fi
+
 [ -x "$venv/bin/python" ] || python3.11 -m venv "$venv" || python3 -m venv "$venv"
 "$venv/bin/python" -m pip install -q --upgrade pip
 # torch is pinned to the CPU build that lies on these machines' disk (see pyproject.toml).
@@ -24,4 +35,11 @@ if [ ! -x "$checkov/bin/checkov" ]; then
   "$venv/bin/python" -m venv "$checkov"
   "$checkov/bin/python" -m pip install -q "checkov==3.3.30"
 fi
+# --- OCR: ONNX Runtime graphs (issue 15) ---------------------------------------------
+# Export CRAFT and the CRNN from the packaged state dicts to ONNX and quantize them to int8,
+# calibrated on pages rendered now, into the cache keyed by the weights' hash
+# (OCR_ONNX__CACHE_DIR, default ~/.cache/study-savvy/onnx). Cached graphs are not redone;
+# a server started without them exports on first start instead.
+"$venv/bin/python" -m inference.ocr_server.ort >/dev/null
+# --- end OCR ONNX ---------------------------------------------------------------------
 touch "$venv/.installed"

@@ -4,6 +4,10 @@ The configs in this folder are the production ones (KIND_GPU). Local runs, tests
 benchmarks serve a copy made here, e.g. with CPU instances::
 
     python -m triton_models.repository /tmp/models --kind KIND_CPU whisper crnn
+
+``craft_onnx`` and ``crnn_onnx`` run on Triton's ONNX Runtime backend: their version
+folders get ``model.onnx``, the graph the OCR server's ONNX engines run, from the same
+export cache (exported from the packaged weights if it is not there yet).
 """
 
 from __future__ import annotations
@@ -20,7 +24,10 @@ from inference.logs import configure_logging
 log = logging.getLogger(__name__)
 
 SOURCE = Path(__file__).resolve().parent
-MODELS = ("whisper", "craft", "crnn", "trocr")
+MODELS = ("whisper", "craft", "crnn", "trocr", "craft_onnx", "crnn_onnx")
+# Repository models served by the onnxruntime backend -> the exported graph they hold.
+ONNX_MODELS = {"craft_onnx": "craft", "crnn_onnx": "crnn"}
+ONNX_FILE = "model.onnx"
 KINDS = ("KIND_GPU", "KIND_CPU")
 
 
@@ -87,28 +94,49 @@ def write_model(
     *,
     name: str | None = None,
     versions: Sequence[int] = (1,),
+    onnx: Path | None = None,
     **overrides: object,
 ) -> Path:
     """Copy ``model`` into ``dest_repo`` (as ``name``), with the given versions and overrides.
 
     Every version gets the model.py of version 1: versions differ by their weights, which
-    the ``weights`` parameter locates per version.
+    the ``weights`` parameter locates per version. ``onnx``, an exported graph, is copied
+    into each version folder as model.onnx (required for the onnxruntime models; for the
+    python ``craft``/``crnn`` it is what their ``engine: onnx`` parameter runs).
     """
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r}; known: {', '.join(MODELS)}")
+    if model in ONNX_MODELS and onnx is None:
+        raise ValueError(f"{model} needs its exported graph (onnx=...)")
     source = SOURCE / model
     target = dest_repo / (name or model)
     target.mkdir(parents=True, exist_ok=True)
     for version in versions:
-        shutil.copytree(
-            source / "1",
-            target / str(version),
-            dirs_exist_ok=True,
-            ignore=shutil.ignore_patterns("__pycache__"),
-        )
+        folder = target / str(version)
+        if (source / "1").is_dir():
+            shutil.copytree(
+                source / "1",
+                folder,
+                dirs_exist_ok=True,
+                ignore=shutil.ignore_patterns("__pycache__"),
+            )
+        folder.mkdir(exist_ok=True)
+        if onnx is not None:
+            shutil.copyfile(onnx, folder / ONNX_FILE)
     config = rewrite_config((source / "config.pbtxt").read_text(), name=name, **overrides)  # type: ignore[arg-type]
     (target / "config.pbtxt").write_text(set_version_policy(config, [max(versions)]))
     return target
+
+
+def exported_graph(model: str, precision: str = "fp32", cache_dir: Path | None = None) -> Path:
+    """The exported graph of ``craft`` or ``crnn`` with the OCR settings' weights."""
+    from inference.ocr_server.ort.cache import onnx_model
+    from inference.ocr_server.settings import OcrSettings
+
+    settings = OcrSettings()
+    weights = settings.craft_weights_path() if model == "craft" else settings.crnn_weights_path()
+    cache = cache_dir or settings.onnx.cache_dir
+    return onnx_model(model, weights, precision, cache)  # type: ignore[arg-type]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -120,7 +148,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_intermixed_args(argv)
     configure_logging("INFO", json_lines=False)
     for model in args.models:
-        path = write_model(args.dest, model, kind=args.kind, max_batch_size=args.max_batch_size)
+        graph = exported_graph(ONNX_MODELS[model]) if model in ONNX_MODELS else None
+        path = write_model(
+            args.dest, model, kind=args.kind, max_batch_size=args.max_batch_size, onnx=graph
+        )
         log.info("model written", extra={"model": model, "path": str(path)})
     return 0
 

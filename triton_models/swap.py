@@ -1,18 +1,23 @@
-"""Hot swap one model version on a live Triton, without a restart and without a failed request.
+"""Hot swap one model version on a live Triton: no restart, no failed request, and no
+live request ever answered by a version that has not passed its check.
 
     python -m triton_models.swap MODEL --version N [--repository DIR] [--source DIR]
         [--url 127.0.0.1:8000] [--admin-key-file FILE]
 
-1. place: copy ``--source`` (or the serving version's folder) to ``DIR/MODEL/N``;
-2. load: the served versions plus N, through the repository API with a config override,
-   so the old version keeps serving while N initialises; a failed load stops here and
-   removes what step 1 placed (the old version is untouched and keeps serving);
-3. wait until N reports ready, then send it a smoke request built from its config;
-4. retire: load again with only N, which unloads the old versions once their in-flight
-   requests are done, and write the same ``version_policy`` into config.pbtxt so a
-   restart serves N too.
+1. place: copy ``--source`` to ``DIR/MODEL/N`` (or use the folder already there) and give
+   it the model code of the newest version when it has none;
+2. stage: load N alone under the model name ``MODEL-staging``, which no live client asks
+   for, send it the request that N ships in ``smoke.json`` and compare the answer with the
+   expected values there (triton_models/smoke.py); then unload it. Anything wrong (it
+   does not load, it fails, it answers differently) stops here: the versions that served
+   before were never touched, and the folder step 1 placed is removed;
+3. promote: load the served versions plus N under the live name (the old ones keep
+   serving while N initialises), wait for N, check it once more, then load N alone, which
+   retires the old versions after their in-flight requests, and write the same
+   ``version_policy`` into config.pbtxt so a restart serves N too.
 
-Unversioned requests go to the newest ready version, so traffic moves to N in step 2.
+Unversioned requests go to the newest ready version, so live traffic reaches N in step 3
+only, once N has answered its check.
 """
 
 from __future__ import annotations
@@ -26,24 +31,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from inference.logs import configure_logging
-from triton_models.repository import model_versions, set_version_policy
+from triton_models.repository import model_versions, rewrite_config, set_version_policy
+from triton_models.smoke import SmokeCheck, SmokeError, load_check, mismatches, request_inputs
 
 log = logging.getLogger("triton_models.swap")
 
-# Triton's config data types to numpy, for the smoke request.
-_NUMPY = {
-    "TYPE_FP32": np.float32,
-    "TYPE_FP16": np.float16,
-    "TYPE_UINT8": np.uint8,
-    "TYPE_INT32": np.int32,
-    "TYPE_INT64": np.int64,
-    "TYPE_BOOL": np.bool_,
-    "TYPE_STRING": np.object_,
-}
-SMOKE_DIM = 64
+STAGING_SUFFIX = "-staging"
 
 
 class SwapError(RuntimeError):
@@ -56,7 +50,14 @@ class AdminClient:
     """
 
     _CALLS = frozenset(
-        {"get_model_repository_index", "get_model_config", "load_model", "is_model_ready", "infer"}
+        {
+            "get_model_repository_index",
+            "get_model_config",
+            "load_model",
+            "unload_model",
+            "is_model_ready",
+            "infer",
+        }
     )
 
     def __init__(self, client: Any, admin_key: str) -> None:
@@ -74,6 +75,10 @@ class AdminClient:
         return call
 
 
+def staging_name(model: str) -> str:
+    return f"{model}{STAGING_SUFFIX}"
+
+
 def served_versions(client: Any, model: str) -> list[int]:
     index = client.get_model_repository_index()
     return sorted(
@@ -89,24 +94,13 @@ def with_versions(config: dict[str, Any], versions: Sequence[int]) -> str:
     return json.dumps(override)
 
 
-def smoke_inputs(config: dict[str, Any]) -> list[Any]:
-    """Zeros for every required input, each variable dimension set to SMOKE_DIM."""
-    import tritonclient.http as httpclient
-    from tritonclient.utils import np_to_triton_dtype
-
-    batched = int(config.get("max_batch_size", 0)) > 0
-    inputs = []
-    for spec in config.get("input", []):
-        if spec.get("optional"):
-            continue
-        dims = [SMOKE_DIM if int(d) < 0 else int(d) for d in spec["dims"]]
-        shape = [1, *dims] if batched else dims
-        dtype = _NUMPY[spec["data_type"]]
-        array = np.full(shape, b"", dtype=dtype) if dtype is np.object_ else np.zeros(shape, dtype)
-        tensor = httpclient.InferInput(spec["name"], shape, np_to_triton_dtype(dtype))
-        tensor.set_data_from_numpy(array)
-        inputs.append(tensor)
-    return inputs
+def staged_config(config: dict[str, Any], name: str, version: int) -> str:
+    """The live config under the staging name, serving only ``version``, one instance."""
+    override = dict(config, name=name)
+    groups = override.get("instance_group") or []
+    if groups:
+        override["instance_group"] = [dict(groups[0], count=1)]
+    return with_versions(override, [version])
 
 
 def wait_ready(client: Any, model: str, version: int, timeout_s: float) -> None:
@@ -126,25 +120,82 @@ def place(repository: Path, model: str, version: int, source: Path | None) -> bo
         _add_model_code(repository / model, target)
         return False
     if source is None:
-        existing = model_versions(repository / model)
-        if not existing:
-            raise SwapError(f"{repository / model} has no version to copy model.py from")
-        source = repository / model / str(existing[-1])
+        raise SwapError(f"{target} does not exist: put the version there or give --source")
     shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+    try:
+        _add_model_code(repository / model, target)
+    except SwapError:
+        shutil.rmtree(target, ignore_errors=True)
+        raise
     return True
 
 
 def _add_model_code(model_dir: Path, target: Path) -> None:
     """A version folder holding only new weights (the weights root may be the repository
     itself) gets the model code of the newest version that has it."""
-    if (target / "model.py").exists():
+    if (target / "model.py").exists() or any(target.glob("model.*")):
         return
     for version in reversed(model_versions(model_dir)):
         code = model_dir / str(version) / "model.py"
         if code.is_file():
             shutil.copy2(code, target / "model.py")
             return
-    raise SwapError(f"{target} has no model.py and no other version has one to copy")
+    raise SwapError(f"{target} has no model file and no other version has one to copy")
+
+
+def answer(
+    client: Any, model: str, version: int, check: SmokeCheck, config: dict[str, Any]
+) -> dict[str, Any]:
+    result = client.infer(model, request_inputs(check, config), model_version=str(version))
+    return {spec["name"]: result.as_numpy(spec["name"]) for spec in config.get("output", [])}
+
+
+def verify(
+    client: Any,
+    model: str,
+    version: int,
+    check: SmokeCheck,
+    config: dict[str, Any],
+    folder: Path,
+) -> None:
+    """Send the version's smoke request; SwapError unless it answers what it ships."""
+    problems = mismatches(check, answer(client, model, version, check, config), folder)
+    if problems:
+        raise SwapError(f"{model} version {version} answered wrongly: {'; '.join(problems)}")
+
+
+def stage(
+    client: Any,
+    repository: Path,
+    model: str,
+    version: int,
+    *,
+    check: SmokeCheck,
+    config: dict[str, Any],
+    timeout_s: float,
+) -> None:
+    """Load ``version`` alone under the staging name, verify it, and unload it again."""
+    from tritonclient.utils import InferenceServerException
+
+    name = staging_name(model)
+    folder = repository / name
+    shutil.rmtree(folder, ignore_errors=True)  # left over from an interrupted swap
+    folder.mkdir()
+    try:
+        text = rewrite_config((repository / model / "config.pbtxt").read_text(), name=name)
+        (folder / "config.pbtxt").write_text(set_version_policy(text, [version]))
+        (folder / str(version)).symlink_to((repository / model / str(version)).resolve())
+        log.info("staging", extra={"model": model, "version": version, "as": name})
+        client.load_model(name, config=staged_config(config, name, version))
+        wait_ready(client, name, version, timeout_s)
+        verify(client, name, version, check, config, repository / model / str(version))
+        log.info("staging check passed", extra={"model": model, "version": version})
+    finally:
+        try:
+            client.unload_model(name)
+        except InferenceServerException:
+            log.warning("could not unload the staging model", extra={"model": name})
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def swap(
@@ -162,15 +213,23 @@ def swap(
     old = [v for v in served_versions(client, model) if v != version]
     config = client.get_model_config(model)
     placed = place(repository, model, version, source)
-    log.info("loading", extra={"model": model, "version": version, "serving": old})
+    folder = repository / model / str(version)
+    try:
+        check = load_check(folder, config)
+        stage(client, repository, model, version, check=check, config=config, timeout_s=timeout_s)
+    except (InferenceServerException, SwapError, SmokeError, OSError) as exc:
+        if placed:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise SwapError(f"{model} version {version} was refused: {_reason(exc)}") from exc
+    log.info("promoting", extra={"model": model, "version": version, "serving": old})
     try:
         client.load_model(model, config=with_versions(config, [*old, version]))
         wait_ready(client, model, version, timeout_s)
-        client.infer(model, smoke_inputs(config), model_version=str(version))
+        verify(client, model, version, check, config, folder)
     except (InferenceServerException, SwapError) as exc:
-        _roll_back(client, repository, model, version, old, config, placed)
+        _roll_back(client, model, version, old, config)
         raise SwapError(f"{model} version {version} was refused: {_reason(exc)}") from exc
-    log.info("smoke request passed; retiring", extra={"model": model, "retired": old})
+    log.info("promoted; retiring", extra={"model": model, "retired": old})
     client.load_model(model, config=with_versions(config, [version]))
     config_file = repository / model / "config.pbtxt"
     config_file.write_text(set_version_policy(config_file.read_text(), [version]))
@@ -178,24 +237,16 @@ def swap(
 
 
 def _roll_back(
-    client: Any,
-    repository: Path,
-    model: str,
-    version: int,
-    old: list[int],
-    config: dict[str, Any],
-    placed: bool,
+    client: Any, model: str, version: int, old: list[int], config: dict[str, Any]
 ) -> None:
-    """Back to serving ``old`` only; a load that failed left them serving already."""
+    """Back to serving ``old`` only (the version folder stays: it passed staging)."""
     from tritonclient.utils import InferenceServerException
 
-    if old and client.is_model_ready(model, str(version)):
+    if old:
         try:
             client.load_model(model, config=with_versions(config, old))
         except InferenceServerException:
             log.exception("roll back failed", extra={"model": model, "serving": old})
-    if placed:
-        shutil.rmtree(repository / model / str(version), ignore_errors=True)
 
 
 def _reason(exc: Exception) -> str:
@@ -217,7 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--source",
         type=Path,
         default=None,
-        help="folder to copy in as the version (default: the newest one's)",
+        help="folder to copy in as the version: model code (optional), weights, smoke.json",
     )
     parser.add_argument("--url", default="127.0.0.1:8000", help="Triton HTTP host:port")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for ready")

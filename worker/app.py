@@ -10,8 +10,16 @@ import logging
 from typing import Any
 
 from celery import Celery, signals
+from prometheus_client import REGISTRY
 
 from inference.logs import configure_logging
+from worker.liveness import (
+    BrokerCheck,
+    ConsumerHeartbeat,
+    WorkerGauges,
+    liveness,
+    on_shutting_down,
+)
 from worker.metrics import serve
 from worker.settings import WorkerSettings, get_settings
 from worker.tasks import register_tasks
@@ -56,8 +64,9 @@ def create_celery(settings: WorkerSettings) -> Celery:
         task_serializer="json",
         result_serializer="json",
         task_default_queue="celery",
-        # Drops queue items that are not Celery envelopes instead of dying on them.
-        broker_transport="worker.broker:GuardedTransport",
+        # Drops queue items that are not Celery envelopes instead of dying on them, and
+        # beats the consumer's heartbeat on every broker reply (worker/liveness.py).
+        broker_transport="worker.liveness:HeartbeatTransport",
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
@@ -77,6 +86,7 @@ def create_celery(settings: WorkerSettings) -> Celery:
         worker_redirect_stdouts=False,
         enable_utc=True,
     )
+    app.steps["consumer"].add(ConsumerHeartbeat)
     register_tasks(app, settings)
     return app
 
@@ -90,9 +100,15 @@ def _logging(**_: Any) -> None:
 
 
 def _metrics(**_: Any) -> None:
-    serve(settings.metrics_port)
+    if settings.metrics_port <= 0:
+        return
+    broker = BrokerCheck(settings.broker_url())
+    REGISTRY.register(WorkerGauges(broker))
+    window = settings.liveness_window_s
+    serve(settings.metrics_port, {"/livez": lambda: liveness(window), "/readyz": broker.readiness})
 
 
 # Connected, Celery leaves the root logger to us (JSON lines, argument redaction).
 signals.setup_logging.connect(_logging, weak=False)
 signals.worker_init.connect(_metrics, weak=False)
+signals.worker_shutting_down.connect(on_shutting_down, weak=False)

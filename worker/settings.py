@@ -81,6 +81,8 @@ class WorkerSettings(BaseSettings):
 
     # Observability.
     metrics_port: int = Field(0, ge=0, description="0 turns the Prometheus endpoint off")
+    # /livez fails once the consumer loop has shown no progress for this long.
+    liveness_window_s: float = Field(120.0, gt=0)
     log_level: str = "INFO"
     log_json: bool = True
 

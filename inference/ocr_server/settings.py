@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 from pydantic_settings import SettingsConfigDict
 
+from inference.ocr_server.ort.cache import default_cache_dir
 from inference.settings import BatchSettings, ServiceSettings
 
 PACKAGED_MODELS = "easyocr_en_models"
@@ -29,8 +30,16 @@ def packaged_weights(filename: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "models" / filename
 
 
+Precision = Literal["auto", "fp32", "int8", "int8-backbone"]
+
+
 class DetectorSettings(BaseModel):
-    engine: Literal["craft", "triton"] = "craft"
+    engine: Literal["auto", "craft", "craft-onnx", "triton"] = Field(
+        "auto", description="auto: craft-onnx where onnxruntime can run it, else craft (torch)"
+    )
+    precision: Precision = Field(
+        "auto", description="craft-onnx graph; auto: fp32 (int8 misses the box bound)"
+    )
     weights: Path | None = Field(None, description="CRAFT state dict; default: packaged")
     canvas_size: int = Field(1280, ge=64, le=4096, description="longest side fed to CRAFT")
     mag_ratio: float = Field(1.0, gt=0.0, le=4.0)
@@ -41,7 +50,10 @@ class DetectorSettings(BaseModel):
 
 
 class RecognizerSettings(BaseModel):
-    engine: Literal["crnn", "trocr", "triton"] = "crnn"
+    engine: Literal["auto", "crnn", "crnn-onnx", "trocr", "triton"] = Field(
+        "auto", description="auto: crnn-onnx where onnxruntime can run it, else crnn (torch)"
+    )
+    precision: Precision = Field("auto", description="crnn-onnx graph; auto: fp32")
     crnn_weights: Path | None = Field(None, description="english_g2 state dict; default: packaged")
     crnn_batch_pixels: int | None = Field(
         None, ge=LINE_PIXELS, description="pixels per CRNN forward pass; default by device"
@@ -59,6 +71,15 @@ class TritonSettings(BaseModel):
     timeout_s: float = Field(300.0, gt=0.0)
 
 
+class OnnxSettings(BaseModel):
+    """Where the ONNX engines' exported graphs are cached, and their CPU threads."""
+
+    cache_dir: Path = Field(
+        default_factory=default_cache_dir, description="exported graphs, keyed by weights hash"
+    )
+    threads: int = Field(0, ge=0, description="onnxruntime intra-op threads; 0: one per core")
+
+
 class OcrSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="OCR_", env_nested_delimiter="__", extra="ignore")
 
@@ -68,6 +89,7 @@ class OcrSettings(ServiceSettings):
     detector: DetectorSettings = DetectorSettings()
     recognizer: RecognizerSettings = RecognizerSettings()
     triton: TritonSettings = TritonSettings()
+    onnx: OnnxSettings = OnnxSettings()
     # Line crops from every concurrent request share these batches.
     batch: BatchSettings = BatchSettings(max_batch_size=32, max_wait_ms=10.0, max_queue=4096)
 

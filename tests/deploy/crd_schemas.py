@@ -115,7 +115,49 @@ POD_MONITOR = _resource(
     },
 )
 
+_RULE = {
+    "type": "object",
+    "required": ["expr"],
+    "additionalProperties": False,
+    "oneOf": [{"required": ["alert"]}, {"required": ["record"]}],
+    "properties": {
+        "alert": _NAME,
+        "record": _NAME,
+        "expr": {"type": "string", "minLength": 1},
+        "for": {"type": "string", "pattern": "^[0-9]+(ms|s|m|h|d|w|y)$"},
+        "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+        "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+}
+
+PROMETHEUS_RULE = _resource(
+    "PrometheusRule",
+    "monitoring.coreos.com/v1",
+    {
+        "type": "object",
+        "required": ["groups"],
+        "additionalProperties": False,
+        "properties": {
+            "groups": {
+                "type": "array",
+                "minItems": 1,
+                "items": {
+                    "type": "object",
+                    "required": ["name", "rules"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "name": _NAME,
+                        "interval": {"type": "string"},
+                        "rules": {"type": "array", "minItems": 1, "items": _RULE},
+                    },
+                },
+            }
+        },
+    },
+)
+
 CRD_SCHEMAS: dict[str, dict[str, Any]] = {
+    "PrometheusRule": PROMETHEUS_RULE,
     "ScaledObject": SCALED_OBJECT,
     "TriggerAuthentication": TRIGGER_AUTHENTICATION,
     "ServiceMonitor": SERVICE_MONITOR,

@@ -121,3 +121,44 @@ def test_triton_uses_explicit_model_control() -> None:
     assert "triton_admin_key" in triton["secrets"]
     assert any(volume_source(v) == "triton-models" for v in triton["volumes"])
     assert "/v2/health/ready" in " ".join(triton["healthcheck"]["test"])
+
+
+def test_worker_healthcheck_sees_the_consumer() -> None:
+    check = " ".join(gpu_project()["services"]["worker"]["healthcheck"]["test"])
+    assert "http://127.0.0.1:9100/livez" in check
+
+
+def test_flower_is_an_optional_profile_behind_basic_auth() -> None:
+    services = gpu_project()["services"]
+    flower = services["flower"]
+    assert flower["profiles"] == ["flower"]
+    script = " ".join(flower["entrypoint"])
+    assert 'FLOWER_BASIC_AUTH="$$(cat /run/secrets/flower_basic_auth)"' in script
+    assert "exec celery --app=worker.app flower" in script
+    assert {"flower_basic_auth", "redis_password"} <= set(flower["secrets"])
+    assert flower["ports"] == ["127.0.0.1:5555:5555"], "loopback only"
+    assert flower["build"]["target"] == "flower"
+    assert "/healthcheck" in " ".join(flower["healthcheck"]["test"])
+    # Every service without a profile starts by default; the optional ones stay off.
+    optional = {name for name, service in services.items() if service.get("profiles")}
+    assert optional == {"flower", "prometheus", "grafana"}
+
+
+def test_monitoring_profile_provisions_rules_and_dashboard() -> None:
+    services = gpu_project()["services"]
+    prometheus, grafana = services["prometheus"], services["grafana"]
+    assert prometheus["profiles"] == grafana["profiles"] == ["monitoring"]
+    mounts = {volume_source(v): v for v in prometheus["volumes"]}
+    assert mounts["./monitoring/prometheus"].endswith(":/etc/prometheus:ro")
+    assert "--config.file=/etc/prometheus/prometheus.yml" in prometheus["command"]
+    assert (COMPOSE / "monitoring/prometheus/rules.yml").is_file()
+    grafana_mounts = {volume_source(v): v.split(":")[1] for v in grafana["volumes"]}
+    assert grafana_mounts["./monitoring/grafana/provisioning"] == "/etc/grafana/provisioning"
+    assert grafana_mounts["./monitoring/grafana/dashboards"] == "/etc/grafana/dashboards"
+    provider = (COMPOSE / "monitoring/grafana/provisioning/dashboards/study-savvy.yml").read_text()
+    assert "path: /etc/grafana/dashboards" in provider
+    assert grafana["environment"]["GF_SECURITY_ADMIN_PASSWORD__FILE"] == (
+        "/run/secrets/grafana_admin_password"
+    )
+    for name in ("prometheus", "grafana"):
+        assert services[name]["ports"][0].startswith("127.0.0.1:"), name

@@ -20,7 +20,13 @@ from tests.support.services import REPO
 WORKER = REPO / "worker" / "Dockerfile"
 INFERENCE = REPO / "inference" / "Dockerfile"
 # (Dockerfile, target stage); None is the last stage, what a plain `docker build` makes.
-TARGETS = [(WORKER, None), (INFERENCE, "asr"), (INFERENCE, "ocr"), (INFERENCE, "triton")]
+TARGETS = [
+    (WORKER, None),
+    (WORKER, "flower"),
+    (INFERENCE, "asr"),
+    (INFERENCE, "ocr"),
+    (INFERENCE, "triton"),
+]
 
 
 def target_name(path: object, target: str | None) -> str:
@@ -70,7 +76,12 @@ def test_triton_image_is_the_official_one() -> None:
 def test_worker_image_installs_only_the_worker_extra() -> None:
     text = WORKER.read_text(encoding="utf-8")
     installs = re.findall(r'pip install "([^"]+)"', text)
-    assert installs == [".[worker]"]
+    assert installs == [".[worker]", ".[flower]"]  # the second one in the flower stage only
+    stages = {stage.name: stage for stage in parse_dockerfile(WORKER)}
+    worker = parse_dockerfile(WORKER)[-1]
+    copies = [arg for kw, arg in worker.instructions if kw == "COPY" and "/opt/venv" in arg]
+    assert copies == ["--from=build /opt/venv /opt/venv"], "the worker gets the worker extra"
+    assert stages["flower-build"].base == "build"
     extras = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"][
         "optional-dependencies"
     ]

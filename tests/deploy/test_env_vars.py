@@ -24,9 +24,27 @@ SETTINGS = {
     "asr": ("inference.asr_server.settings", "AsrSettings"),
     "ocr": ("inference.ocr_server.settings", "OcrSettings"),
     "triton": ("triton_models.runtime.common", "RuntimeSettings"),
+    # Flower runs the worker's app (its settings) and reads FLOWER_<option> itself.
+    "flower": ("worker.settings", "WorkerSettings"),
 }
 # Third-party images in compose, configured by their own documented variables.
-THIRD_PARTY = {"redis", "mysql"}
+THIRD_PARTY = {"redis", "mysql", "prometheus", "grafana"}
+
+
+def flower_options() -> set[str]:
+    """FLOWER_<NAME> for every option Flower defines (flower/options.py)."""
+    import flower.options  # noqa: F401  (defines them)
+    from tornado.options import options
+
+    return {f"FLOWER_{name.upper().replace('-', '_')}" for name in options._options}
+
+
+def unknown_names(name: str, names: set[str]) -> set[str]:
+    if name == "flower":
+        names = {n for n in names if not n.startswith("FLOWER_")} | (
+            {n for n in names if n.startswith("FLOWER_")} - flower_options()
+        )
+    return unknown_env_names(names, settings_for(name))
 
 
 def settings_for(name: str) -> type[BaseSettings]:
@@ -43,7 +61,7 @@ def test_deployments_set_only_known_variables(overlay: str) -> None:
         for container in pod["containers"]:
             assert container["name"] in SETTINGS, f"{deployment}: no settings class mapped"
             names = container_env_names(docs, container)
-            unknown = unknown_env_names(names, settings_for(container["name"]))
+            unknown = unknown_names(container["name"], names)
             assert not unknown, f"{overlay}/{deployment}: unknown variables {sorted(unknown)}"
 
 
@@ -57,11 +75,12 @@ def test_compose_services_set_only_known_variables(files: list[str]) -> None:
             continue
         environment = service.get("environment", {})
         assert isinstance(environment, dict), f"{name}: use the mapping form"
-        # The worker's entrypoint exports the secret files under these names.
-        exported = (
-            {"REDIS_PASSWORD", "SMTP_PASSWORD", "DATABASE_URL"} if name == "worker" else set()
-        )
-        unknown = unknown_env_names(set(environment) | exported, settings_for(name))
+        # The worker's (and Flower's) entrypoint exports the secret files under these names.
+        exported = {
+            "worker": {"REDIS_PASSWORD", "SMTP_PASSWORD", "DATABASE_URL"},
+            "flower": {"REDIS_PASSWORD", "FLOWER_BASIC_AUTH"},
+        }.get(name, set())
+        unknown = unknown_names(name, set(environment) | exported)
         assert not unknown, f"{name}: unknown variables {sorted(unknown)}"
 
 
@@ -70,6 +89,12 @@ def test_nested_names_come_from_the_model() -> None:
     assert {"ASR_PORT", "ASR_BATCH__MAX_BATCH_SIZE", "ASR_DEVICE"} <= asr
     worker = accepted_env_names(settings_for("worker"))
     assert {"REDIS_PASSWORD", "REDIS_DB", "CELERY_TASK", "DIRECTORY_AUDIO"} <= worker
+
+
+def test_a_flower_option_typo_is_reported() -> None:
+    assert unknown_names("flower", {"FLOWER_BASIC_AUTH", "FLOWER_MAX_TASK", "REDIS_HOST"}) == {
+        "FLOWER_MAX_TASK"
+    }
 
 
 def test_a_typo_is_reported() -> None:

@@ -4,6 +4,7 @@ down the project's own decisions."""
 
 from __future__ import annotations
 
+import re
 import shlex
 
 import pytest
@@ -102,8 +103,19 @@ def test_triton_serves_a_model_repository_claim_with_explicit_control() -> None:
     secret = next(v for v in pod["volumes"] if v["name"] == mount["name"])["secret"]
     assert secret["secretName"] == "triton-admin-key"
     assert container["resources"]["limits"]["nvidia.com/gpu"] == 1
-    for probe in ("startupProbe", "readinessProbe"):
-        assert probe_path(container[probe]) == "/v2/health/ready"
+    # Started once every model has loaded; then ready while the models the services call
+    # are (a swap loads and unloads versions, which the server-wide check counts).
+    assert probe_path(container["startupProbe"]) == "/v2/health/ready"
+    script = container["readinessProbe"]["exec"]["command"][2]
+    probed = set(re.search(r"for m in ([\w\s-]+);", script).group(1).split())  # type: ignore[union-attr]
+    asr, ocr = config_data(docs, "asr-config"), config_data(docs, "ocr-config")
+    called = {
+        asr["ASR_TRITON_MODEL"],
+        ocr["OCR_TRITON__DETECTOR_MODEL"],
+        ocr["OCR_TRITON__RECOGNIZER_MODEL"],
+    }
+    assert probed == called
+    assert '"http://127.0.0.1:8000/v2/models/$m/ready" || exit 1' in script
     models = next(v for v in pod["volumes"] if v["name"] == "models")
     claim = models["persistentVolumeClaim"]["claimName"]
     assert named(docs, "PersistentVolumeClaim", claim)
@@ -123,18 +135,71 @@ def test_worker_shutdown_outlasts_the_longest_task(overlay: str) -> None:
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_worker_liveness_needs_no_celery_inspect(overlay: str) -> None:
+def test_worker_probes_see_the_consumer_and_the_broker(overlay: str) -> None:
+    """Liveness: the consumer's heartbeat (/livez); readiness: a broker PING (/readyz).
+    Both on the worker's own port, no `celery inspect` round trip; /metrics answers from
+    a thread of its own and says nothing about the consumer."""
     docs = render(overlay)
     container = worker_pod(docs)["containers"][0]
-    probe = container["livenessProbe"]
-    assert "exec" not in probe, "an exec probe would be a `celery inspect` round trip"
-    port_name = probe["httpGet"]["port"]
+    live, ready = container["livenessProbe"], container["readinessProbe"]
+    assert "exec" not in live, "an exec probe would be a `celery inspect` round trip"
+    assert probe_path(live) == "/livez"
+    assert probe_path(ready) == "/readyz"
+    port_name = live["httpGet"]["port"]
+    assert ready["httpGet"]["port"] == port_name
     port = next(p["containerPort"] for p in container["ports"] if p["name"] == port_name)
     config = config_data(docs, "worker-config")
-    assert int(config["METRICS_PORT"]) == port, "the probe must hit the worker's metrics port"
+    assert int(config["METRICS_PORT"]) == port, "the probes must hit the worker's own port"
+    window = float(config.get("LIVENESS_WINDOW_S", WorkerSettings().liveness_window_s))
+    # A stuck worker is restarted within a few minutes: the window plus the failures.
+    restart_after = window + live["periodSeconds"] * live["failureThreshold"]
+    assert restart_after <= 300
+    # The heartbeat's first window covers the start (connect to Redis), with room.
+    assert live["initialDelaySeconds"] + window >= 60
     args = container["args"]
     assert "--pool=threads" in args
     assert "--without-mingle" in args
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_flower_runs_behind_basic_auth_with_its_own_network_policy(overlay: str) -> None:
+    docs = render(overlay)
+    deployment = named(docs, "Deployment", "flower")
+    assert deployment["spec"]["replicas"] == 1, "each Flower keeps its own view of events"
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["args"][:2] == ["--app=worker.app", "flower"]
+    env = {e["name"]: e for e in container["env"]}
+    auth = env["FLOWER_BASIC_AUTH"]["valueFrom"]["secretKeyRef"]
+    assert (auth["name"], auth["key"]) == ("study-savvy-flower", "basic-auth")
+    assert "optional" not in auth, "Flower never runs without its password"
+    assert env["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "study-savvy-redis"
+    assert config_data(docs, "flower-config")["FLOWER_PORT"] == "5555"
+    assert probe_path(container["livenessProbe"]) == "/healthcheck"
+    assert named(docs, "Service", "flower")["spec"]["ports"][0]["targetPort"] == "http"
+    policy = named(docs, "NetworkPolicy", "flower")["spec"]
+    assert policy["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "flower"}
+    assert set(policy["policyTypes"]) == {"Ingress", "Egress"}
+    (egress,) = policy["egress"]
+    assert egress["ports"] == [{"protocol": "TCP", "port": 6379}], "Redis only"
+    (ingress,) = policy["ingress"]
+    assert ingress["ports"] == [{"protocol": "TCP", "port": 5555}]
+    assert all("podSelector" not in source for source in ingress["from"])
+    assert {
+        s["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+        for s in ingress["from"]
+    } == {"ingress-nginx", "monitoring"}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_alert_rules_and_dashboard_ship_with_every_overlay(overlay: str) -> None:
+    docs = render(overlay)
+    rule = named(docs, "PrometheusRule", "study-savvy")
+    alerts = {r["alert"] for g in rule["spec"]["groups"] for r in g["rules"] if "alert" in r}
+    assert "StudySavvyWorkerStalled" in alerts
+    assert named(docs, "ConfigMap", "study-savvy-dashboard")["metadata"]["labels"] == {
+        "grafana_dashboard": "1",
+        "app.kubernetes.io/part-of": "study-savvy",
+    }
 
 
 @pytest.mark.parametrize("overlay", [o for o in OVERLAYS if o != "gpu-hpa"])

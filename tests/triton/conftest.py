@@ -14,9 +14,10 @@ import pytest
 from tests.inference.ocr.tiny_trocr import build_tiny_trocr
 from tests.triton import media
 from tests.triton.server import TritonServer, start_triton
-from triton_models.repository import write_model
+from triton_models.repository import exported_graph, write_model
 
 SWAP_MODEL = "crnn_swap"
+ONNX_CRAFT, ONNX_CRNN = "craft_ort", "crnn_ort"
 OCR_CANVAS = "960"
 ASR_COMPUTE_TYPE = "float32"
 
@@ -57,9 +58,28 @@ def triton(tmp_path_factory: pytest.TempPathFactory, weights_root: Path) -> Iter
     # The same canvas as the in-process OCR servers of the tests (tests/inference/ocr).
     write_model(repository, "craft", kind="KIND_CPU", parameters={"canvas_size": OCR_CANVAS})
     write_swap_model(repository)
+    write_onnx_python_models(repository)
     log = tmp_path_factory.mktemp("triton_log") / "tritonserver.log"
     with start_triton(repository, weights_root, log) as server:
         yield server
+
+
+def write_onnx_python_models(repository: Path) -> None:
+    """ONNX_CRAFT / ONNX_CRNN: the python craft and crnn running, with ``engine: onnx``, the
+    same exported graphs that ``python -m triton_models.repository`` gives craft_onnx and
+    crnn_onnx (the local Triton has no onnxruntime backend), at the CPU default precision."""
+    from inference.ocr_server.ort.choice import CPU_DEFAULT
+
+    for model, name in (("craft", ONNX_CRAFT), ("crnn", ONNX_CRNN)):
+        precision = CPU_DEFAULT[model]
+        write_model(
+            repository,
+            model,
+            name=name,
+            kind="KIND_CPU",
+            onnx=exported_graph(model, precision),
+            parameters={"engine": "onnx", "precision": precision, "canvas_size": OCR_CANVAS},
+        )
 
 
 def write_swap_model(repository: Path) -> None:

@@ -24,7 +24,7 @@ def line_crop(text: str, size: int = 28) -> np.ndarray:
     """Black text on white, a few pixels of margin: what the layout step cuts out."""
     font = ImageFont.truetype(FONT, size)
     left, top, right, bottom = font.getbbox(text)
-    image = Image.new("RGB", (right - left + 16, bottom - top + 12), "white")
+    image = Image.new("RGB", (int(right - left) + 16, int(bottom - top) + 12), "white")
     ImageDraw.Draw(image).text((8 - left, 6 - top), text, fill="black", font=font)
     return np.asarray(image, dtype=np.uint8)
 

@@ -45,16 +45,36 @@ class ModelArgs:
     instance_kind: str  # "CPU" or "GPU"
     device_id: int
     config: dict[str, Any]
+    directory: Path | None = None  # this model's folder in the repository
 
     @classmethod
     def parse(cls, args: Mapping[str, str]) -> ModelArgs:
+        repository = args.get("model_repository")
         return cls(
             name=args["model_name"],
             version=args["model_version"],
             instance_kind=args.get("model_instance_kind", "CPU"),
             device_id=int(args.get("model_instance_device_id", "0") or 0),
             config=json.loads(args["model_config"]),
+            directory=Path(repository) if repository else None,
         )
+
+    @property
+    def onnx_engine(self) -> bool:
+        """``engine: onnx``: run the version folder's exported graph on ONNX Runtime."""
+        engine = self.parameters.get("engine") or "torch"
+        if engine not in ("torch", "onnx"):
+            raise ValueError(f"unknown engine parameter {engine!r} (torch or onnx)")
+        return engine == "onnx"
+
+    def onnx_graph(self) -> Path:
+        """The version folder's graph (``onnx_file`` parameter, default model.onnx)."""
+        if self.directory is None:
+            raise ValueError("Triton did not pass the model's repository folder")
+        path = self.directory / self.version / (self.parameters.get("onnx_file") or "model.onnx")
+        if not path.exists():
+            raise FileNotFoundError(f"no ONNX graph at {path}")
+        return path
 
     @property
     def parameters(self) -> dict[str, str]:

@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from inference.logs import configure_logging
+from inference.ocr_server.detectors import PageDetector
 from inference.ocr_server.detectors.postprocess import FloatArray, Thresholds
 from inference.ocr_server.detectors.triton import MIN_PAGE_SIDE
 from triton_models.runtime.common import (
@@ -55,9 +56,6 @@ class TritonPythonModel:
         configure_logging(settings.log_level)
         model = ModelArgs.parse(args)
         params = model.parameters
-        weights = resolve_weights(params.get("weights", ""), model.version, settings.weights_root)
-        if weights.is_dir():
-            weights = weights / "craft_mlt_25k.pth"
         defaults = Thresholds()
         thresholds = Thresholds(
             float(params.get("text_threshold") or defaults.text),
@@ -65,14 +63,33 @@ class TritonPythonModel:
             float(params.get("low_text") or defaults.low_text),
         )
         placement = model.placement()
-        self._detector = CraftDetector(
-            weights,
-            placement,
-            canvas_size=int(params.get("canvas_size") or 1280),
-            mag_ratio=float(params.get("mag_ratio") or 1.0),
-            thresholds=thresholds,
+        scaling = {
+            "canvas_size": int(params.get("canvas_size") or 1280),
+            "mag_ratio": float(params.get("mag_ratio") or 1.0),
+            "thresholds": thresholds,
+        }
+        self._detector: PageDetector
+        if model.onnx_engine:
+            from inference.ocr_server.detectors.craft_onnx import CraftOnnxDetector
+
+            precision = params.get("precision") or "fp32"
+            graph = model.onnx_graph()
+            self._detector = CraftOnnxDetector(graph, placement, precision=precision, **scaling)  # type: ignore[arg-type]
+        else:
+            weights = resolve_weights(
+                params.get("weights", ""), model.version, settings.weights_root
+            )
+            if weights.is_dir():
+                weights = weights / "craft_mlt_25k.pth"
+            self._detector = CraftDetector(weights, placement, **scaling)  # type: ignore[arg-type]
+        log.info(
+            "craft model ready",
+            extra={
+                "version": model.version,
+                "device": placement.device,
+                "model": self._detector.name,
+            },
         )
-        log.info("craft model ready", extra={"version": model.version, "device": placement.device})
 
     def execute(self, requests: list[Any]) -> list[Any]:
         decoded = decode_each(requests, lambda r: page_image(input_array(r, "IMAGE")))

@@ -19,3 +19,10 @@ class TritonPythonModel(RecognizerModel):
         # A version folder holding english_g2.pth, or the .pth file itself.
         path = weights / "english_g2.pth" if weights.is_dir() else weights
         return CrnnRecognizer(path, placement)
+
+    def build_onnx(
+        self, graph: Path, placement: Placement, params: Mapping[str, str]
+    ) -> LineRecognizer:
+        from inference.ocr_server.recognizers.crnn_onnx import CrnnOnnxRecognizer
+
+        return CrnnOnnxRecognizer(graph, placement, precision=params.get("precision") or "fp32")

@@ -49,15 +49,23 @@ class RecognizerModel:
     ) -> LineRecognizer:
         raise NotImplementedError
 
+    def build_onnx(
+        self, graph: Path, placement: Placement, params: Mapping[str, str]
+    ) -> LineRecognizer:
+        raise ValueError(f"{type(self).__module__} has no onnx engine")
+
     def initialize(self, args: Mapping[str, str]) -> None:
         settings = RuntimeSettings()
         configure_logging(settings.log_level)
         model = ModelArgs.parse(args)
-        weights = resolve_weights(
-            model.parameters.get("weights", ""), model.version, settings.weights_root
-        )
         placement = model.placement()
-        self._recognizer = self.build(weights, placement, model.parameters)
+        if model.onnx_engine:
+            self._recognizer = self.build_onnx(model.onnx_graph(), placement, model.parameters)
+        else:
+            weights = resolve_weights(
+                model.parameters.get("weights", ""), model.version, settings.weights_root
+            )
+            self._recognizer = self.build(weights, placement, model.parameters)
         log.info(
             "recognizer model ready",
             extra={"model": model.name, "version": model.version, "device": placement.device},

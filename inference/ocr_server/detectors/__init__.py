@@ -18,7 +18,7 @@ from inference.ocr_server.plugins import load_plugin
 if TYPE_CHECKING:
     from inference.ocr_server.settings import OcrSettings
 
-ENGINES = ("craft", "triton")
+ENGINES = ("auto", "craft", "craft-onnx", "triton")
 
 
 class PageDetector(Protocol):
@@ -32,11 +32,34 @@ class PageDetector(Protocol):
 
 
 def create_detector(settings: OcrSettings, placement: Placement) -> PageDetector:
+    from inference.ocr_server.ort.choice import resolve_engine
+
     config = settings.detector
-    if config.engine == "craft":
+    engine = resolve_engine(config.engine, placement, "craft")
+    thresholds = Thresholds(config.text_threshold, config.link_threshold, config.low_text)
+    if engine == "craft-onnx":
+        from inference.ocr_server.detectors.craft_onnx import CraftOnnxDetector
+        from inference.ocr_server.ort.choice import graph_for
+
+        path, precision = graph_for(
+            "craft",
+            settings.craft_weights_path(),
+            config.precision,
+            placement,
+            settings.onnx.cache_dir,
+        )
+        return CraftOnnxDetector(
+            path,
+            placement,
+            precision=precision,
+            canvas_size=config.canvas_size,
+            mag_ratio=config.mag_ratio,
+            thresholds=thresholds,
+            threads=settings.onnx.threads,
+        )
+    if engine == "craft":
         from inference.ocr_server.detectors.craft import CraftDetector
 
-        thresholds = Thresholds(config.text_threshold, config.link_threshold, config.low_text)
         return CraftDetector(
             settings.craft_weights_path(),
             placement,
@@ -44,8 +67,8 @@ def create_detector(settings: OcrSettings, placement: Placement) -> PageDetector
             mag_ratio=config.mag_ratio,
             thresholds=thresholds,
         )
-    if config.engine == "triton":
+    if engine == "triton":
         plugin = load_plugin("inference.ocr_server.detectors.triton")
         detector: PageDetector = plugin.create_detector(settings, placement)
         return detector
-    raise ValueError(f"unknown detector engine {config.engine!r}; known: {ENGINES}")
+    raise ValueError(f"unknown detector engine {engine!r}; known: {ENGINES}")

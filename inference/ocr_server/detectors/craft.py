@@ -14,10 +14,8 @@ from inference.ocr_server.detectors.craft_net import load_craft
 from inference.ocr_server.detectors.postprocess import (
     FloatArray,
     Thresholds,
-    resize_for_craft,
-    stack_padded,
-    to_page_coordinates,
-    word_boxes,
+    boxes_from_maps,
+    prepare_batch,
 )
 
 log = logging.getLogger(__name__)
@@ -44,19 +42,15 @@ class CraftDetector:
         log.info("detector loaded", extra={"model": self.name, "device": placement.device})
 
     def detect(self, pages: list[npt.NDArray[np.uint8]]) -> list[list[FloatArray]]:
-        resized = [resize_for_craft(page, self.canvas_size, self.mag_ratio) for page in pages]
-        batch = torch.from_numpy(stack_padded([r.image for r in resized]))
+        batch, resized = prepare_batch(pages, self.canvas_size, self.mag_ratio)
+        return boxes_from_maps(self.forward(batch), resized, self.thresholds)
+
+    def forward(self, batch: FloatArray) -> FloatArray:
+        """Score maps (N, H/2, W/2, 2) of a prepared batch (N, 3, H, W)."""
         with torch.inference_mode():
-            scores = self._model(batch.to(self.placement.device, self._dtype))
-        maps = scores.float().cpu().numpy()
-        results: list[list[FloatArray]] = []
-        for page_maps, page in zip(maps, resized, strict=True):
-            # Only the part of the map that covers this page, not the batch padding.
-            h = -(-page.image.shape[0] // 2)
-            w = -(-page.image.shape[1] // 2)
-            boxes = word_boxes(page_maps[:h, :w, 0], page_maps[:h, :w, 1], self.thresholds)
-            results.append(to_page_coordinates(boxes, page.scale))
-        return results
+            scores = self._model(torch.from_numpy(batch).to(self.placement.device, self._dtype))
+        maps: FloatArray = scores.float().cpu().numpy()
+        return maps
 
     def describe(self) -> dict[str, object]:
         return {

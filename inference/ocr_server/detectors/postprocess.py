@@ -61,6 +61,28 @@ def stack_padded(images: list[FloatArray]) -> FloatArray:
     return np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
 
 
+def prepare_batch(
+    pages: list[npt.NDArray[np.uint8]], canvas_size: int, mag_ratio: float
+) -> tuple[FloatArray, list[Resized]]:
+    """The network input (N, 3, H, W) for ``pages`` and how each page was scaled."""
+    resized = [resize_for_craft(page, canvas_size, mag_ratio) for page in pages]
+    return stack_padded([r.image for r in resized]), resized
+
+
+def boxes_from_maps(
+    maps: FloatArray, resized: list[Resized], thresholds: Thresholds
+) -> list[list[FloatArray]]:
+    """Each page's word boxes in its own pixels from the batch's (N, H/2, W/2, 2) maps."""
+    results: list[list[FloatArray]] = []
+    for page_maps, page in zip(maps, resized, strict=True):
+        # Only the part of the map that covers this page, not the batch padding.
+        h = -(-page.image.shape[0] // 2)
+        w = -(-page.image.shape[1] // 2)
+        boxes = word_boxes(page_maps[:h, :w, 0], page_maps[:h, :w, 1], thresholds)
+        results.append(to_page_coordinates(boxes, page.scale))
+    return results
+
+
 def word_boxes(
     region: FloatArray, affinity: FloatArray, thresholds: Thresholds
 ) -> list[FloatArray]:

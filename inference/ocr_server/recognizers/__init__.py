@@ -20,7 +20,7 @@ from inference.ocr_server.plugins import load_plugin
 if TYPE_CHECKING:
     from inference.ocr_server.settings import OcrSettings
 
-ENGINES = ("crnn", "trocr", "triton")
+ENGINES = ("auto", "crnn", "crnn-onnx", "trocr", "triton")
 
 
 @dataclass(frozen=True)
@@ -40,14 +40,35 @@ class LineRecognizer(Protocol):
 
 
 def create_recognizer(settings: OcrSettings, placement: Placement) -> LineRecognizer:
+    from inference.ocr_server.ort.choice import resolve_engine
+
     config = settings.recognizer
-    if config.engine == "crnn":
+    engine = resolve_engine(config.engine, placement, "crnn")
+    if engine == "crnn-onnx":
+        from inference.ocr_server.ort.choice import graph_for
+        from inference.ocr_server.recognizers.crnn_onnx import CrnnOnnxRecognizer
+
+        path, precision = graph_for(
+            "crnn",
+            settings.crnn_weights_path(),
+            config.precision,
+            placement,
+            settings.onnx.cache_dir,
+        )
+        return CrnnOnnxRecognizer(
+            path,
+            placement,
+            precision=precision,
+            max_batch_pixels=config.crnn_batch_pixels,
+            threads=settings.onnx.threads,
+        )
+    if engine == "crnn":
         from inference.ocr_server.recognizers.crnn import CrnnRecognizer
 
         return CrnnRecognizer(
             settings.crnn_weights_path(), placement, max_batch_pixels=config.crnn_batch_pixels
         )
-    if config.engine == "trocr":
+    if engine == "trocr":
         from inference.ocr_server.recognizers.trocr import TrocrRecognizer
 
         if config.trocr_dir is None:
@@ -55,8 +76,8 @@ def create_recognizer(settings: OcrSettings, placement: Placement) -> LineRecogn
         return TrocrRecognizer(
             Path(config.trocr_dir), placement, max_new_tokens=config.max_new_tokens
         )
-    if config.engine == "triton":
+    if engine == "triton":
         plugin = load_plugin("inference.ocr_server.recognizers.triton")
         recognizer: LineRecognizer = plugin.create_recognizer(settings, placement)
         return recognizer
-    raise ValueError(f"unknown recognizer engine {config.engine!r}; known: {ENGINES}")
+    raise ValueError(f"unknown recognizer engine {engine!r}; known: {ENGINES}")

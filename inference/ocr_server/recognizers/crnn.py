@@ -28,6 +28,11 @@ GPU_BATCH_PIXELS = LINE_HEIGHT * 256 * 2048
 
 
 def to_line_tensor(crops: list[npt.NDArray[np.uint8]]) -> torch.Tensor:
+    """:func:`line_batch` as a torch tensor."""
+    return torch.from_numpy(line_batch(crops))
+
+
+def line_batch(crops: list[npt.NDArray[np.uint8]]) -> npt.NDArray[np.float32]:
     """Grey crops at the model's height, in [-1, 1], right-padded by repeating each line's
     last column (as the model was trained) to the widest of the batch."""
     lines = []
@@ -40,7 +45,9 @@ def to_line_tensor(crops: list[npt.NDArray[np.uint8]]) -> torch.Tensor:
     for index, line in enumerate(lines):
         batch[index, 0, :, : line.shape[1]] = line
         batch[index, 0, :, line.shape[1] :] = line[:, -1:]
-    return torch.from_numpy(batch / 127.5 - 1.0)
+    batch /= 127.5
+    batch -= 1.0
+    return batch
 
 
 def scaled_width(crop: npt.NDArray[np.uint8]) -> int:

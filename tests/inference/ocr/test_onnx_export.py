@@ -1,0 +1,91 @@
+"""The ONNX export: deterministic, cached by the weights' hash, re-exported when they change,
+and chosen by default on a CPU."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from inference.device import Placement
+from inference.ocr_server.detectors import create_detector
+from inference.ocr_server.ort.cache import cache_path, onnx_model
+from inference.ocr_server.ort.choice import CPU_DEFAULT
+from inference.ocr_server.ort.export import export_onnx
+from inference.ocr_server.recognizers import create_recognizer
+from inference.ocr_server.settings import OcrSettings, packaged_weights
+
+CPU = Placement("cpu", False)
+CRNN = packaged_weights("english_g2.pth")
+
+
+def exports(caplog: pytest.LogCaptureFixture) -> int:
+    return sum(r.getMessage() == "onnx model exported" for r in caplog.records)
+
+
+def test_export_is_deterministic() -> None:
+    assert export_onnx("crnn", CRNN) == export_onnx("crnn", CRNN)
+
+
+def test_int8_calibration_is_deterministic(tmp_path: Path) -> None:
+    first = onnx_model("crnn", CRNN, "int8", tmp_path / "a").read_bytes()
+    second = onnx_model("crnn", CRNN, "int8", tmp_path / "b").read_bytes()
+    assert first == second
+    assert b"QuantizeLinear" in first
+
+
+def test_a_second_start_opens_the_cache_and_new_weights_export_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="inference.ocr_server.ort.cache")
+    settings = OcrSettings(
+        recognizer={"engine": "crnn-onnx", "precision": "fp32"},  # type: ignore[arg-type]
+        onnx={"cache_dir": tmp_path / "cache"},  # type: ignore[arg-type]
+    )
+    first = create_recognizer(settings, CPU)
+    assert exports(caplog) == 1
+    graph = cache_path("crnn", CRNN, "fp32", tmp_path / "cache")
+    written = graph.stat().st_mtime_ns
+    second = create_recognizer(settings, CPU)
+    assert exports(caplog) == 1  # the second start exported nothing
+    assert graph.stat().st_mtime_ns == written
+    assert second.describe()["onnx"] == first.describe()["onnx"] == graph.name
+
+    # Changed weights (one tensor nudged) are another file, exported anew.
+    state = torch.load(CRNN, weights_only=True, map_location="cpu")
+    key = next(k for k in state if k.endswith("Prediction.bias"))
+    state[key] = state[key] + 0.5
+    changed = tmp_path / "english_g2.pth"
+    torch.save(state, changed)
+    moved = settings.model_copy(
+        update={"recognizer": settings.recognizer.model_copy(update={"crnn_weights": changed})}
+    )
+    third = create_recognizer(moved, CPU)
+    assert exports(caplog) == 2
+    assert third.describe()["onnx"] != graph.name
+    assert sorted(p.name for p in (tmp_path / "cache").glob("*.onnx")) == sorted(
+        [graph.name, str(third.describe()["onnx"])]
+    )
+
+
+def test_the_cpu_default_is_the_onnx_engines() -> None:
+    settings = OcrSettings()
+    detector = create_detector(settings, CPU)
+    recognizer = create_recognizer(settings, CPU)
+    assert detector.describe()["engine"] == f"onnx-{CPU_DEFAULT['craft']}"
+    assert recognizer.describe()["engine"] == f"onnx-{CPU_DEFAULT['crnn']}"
+    assert detector.describe()["providers"] == ["CPUExecutionProvider"]
+    # Any page size and batch: two pages of different sizes in one call.
+    pages = [np.full((200, 300, 3), 255, np.uint8), np.full((333, 157, 3), 255, np.uint8)]
+    assert detector.detect(pages) == [[], []]
+
+
+def test_cuda_without_a_cuda_provider_is_a_clear_error() -> None:
+    from inference.errors import ModelNotReady
+    from inference.ocr_server.ort.session import providers
+
+    with pytest.raises(ModelNotReady, match="onnxruntime-gpu"):
+        providers(Placement("cuda", True), Path("/tmp/model.onnx"))
