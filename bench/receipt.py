@@ -1,16 +1,20 @@
-"""How long the transport takes to stamp a message after ``BRPOP`` returns.
+"""What the transport's take costs, and the ordering window it closed.
 
-Across worker processes, the order of a row's saves is exact only for pushes further
-apart than this window (docs/worker.md, "Ordering"). Measured here the way the transport
-does it: kombu's JSON decode of the item, then one Redis round trip for the seq (the
-task-message check comes after the draw), for a short essay up to a long transcript.
+The transport takes a task message and draws its seq in one Redis script, after a
+``BLMOVE celery celery RIGHT RIGHT`` wake-up (docs/worker.md, "Ordering"): no window in
+which another worker can pop or draw. Measured here, paired in one run, for a short
+essay up to a long transcript, the item already in the queue:
+
+* ``atomic``: the take as it is now: the wake-up, the script, kombu's JSON decode;
+* ``brpop``: the take without BLMOVE (Redis < 6.2, the fallback): ``BRPOP``, the decode,
+  then the seq in a second round trip; ``window`` is the part after ``BRPOP`` returned,
+  in which another worker's pop could be ordered before this one.
 
     python -m bench receipt      # bench/results/receipt.json + receipt.png
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import statistics
 import time
@@ -21,52 +25,73 @@ import redis
 
 from bench.common import new_figure, png_path, write_json
 from demo.go_backend import build_message
-from worker.broker import is_task_message
-from worker.receipt import NEXT_SEQ, stamp
+from worker.receipt import NEXT_SEQ, POP_WITH_SEQ
 
 REDIS = "redis://127.0.0.1:6379/12"  # bench only; keys of its own, never flushed
 MESSAGES = 300
 SIZES = (1_000, 10_000, 100_000)
 
 
-def _window(client: redis.Redis, chars: int) -> dict[str, Any]:
-    queue, seq_key = f"bench:receipt:{uuid.uuid4()}", f"bench:receipt-seq:{uuid.uuid4()}"
-    content = ("老師說期末考範圍到第五章。<重點> & 習題 " * (chars // 20 + 1))[:chars]
-    spans: list[float] = []
-    try:
-        for _ in range(MESSAGES):
-            row = str(uuid.uuid4())
-            kwargs = {"id": row, "content": content, "prompt": ""}
-            client.lpush(queue, build_message("tasks.NLP_edit_ASR", kwargs, row))
-            popped = client.rpop(queue)  # what BRPOP returns, without blocking
-            assert isinstance(popped, bytes)
-            started = time.perf_counter()
-            message = json.loads(popped)  # kombu's decode, then the transport's draw
-            seq = int(client.eval(NEXT_SEQ, 1, seq_key))
-            spans.append(time.perf_counter() - started)
-            assert is_task_message(message)  # after the draw: not in the window
-            stamp(message, itertools.repeat(seq).__next__)
-    finally:
-        client.delete(queue, seq_key)
-    spans.sort()
+def _stats(spans: list[float]) -> dict[str, float]:
+    spans = sorted(spans)
     return {
-        "chars": chars,
-        "messages": MESSAGES,
         "median_ms": round(statistics.median(spans) * 1e3, 3),
         "p99_ms": round(spans[int(len(spans) * 0.99)] * 1e3, 3),
         "max_ms": round(spans[-1] * 1e3, 3),
     }
 
 
+def _takes(client: redis.Redis, chars: int) -> dict[str, Any]:
+    queue, seq_key = f"bench:receipt:{uuid.uuid4()}", f"bench:receipt-seq:{uuid.uuid4()}"
+    content = ("老師說期末考範圍到第五章。<重點> & 習題 " * (chars // 20 + 1))[:chars]
+    atomic: list[float] = []
+    brpop: list[float] = []
+    window: list[float] = []
+    try:
+        for _ in range(MESSAGES):
+            row = str(uuid.uuid4())
+            raw = build_message("tasks.NLP_edit_ASR", {"id": row, "content": content}, row)
+            client.lpush(queue, raw)
+            started = time.perf_counter()
+            client.blmove(queue, queue, 1, "RIGHT", "RIGHT")
+            _, item, _ = client.eval(POP_WITH_SEQ, 2, queue, seq_key)
+            json.loads(item)
+            atomic.append(time.perf_counter() - started)
+
+            client.lpush(queue, raw)
+            started = time.perf_counter()
+            popped = client.brpop([queue], 1)
+            assert popped is not None
+            returned = time.perf_counter()
+            json.loads(popped[1])
+            int(client.eval(NEXT_SEQ, 1, seq_key))
+            ended = time.perf_counter()
+            brpop.append(ended - started)
+            window.append(ended - returned)
+    finally:
+        client.delete(queue, seq_key)
+    return {
+        "chars": chars,
+        "messages": MESSAGES,
+        "atomic": _stats(atomic),
+        "brpop": _stats(brpop),
+        "brpop_window": _stats(window),
+    }
+
+
 def main() -> None:
     client = redis.Redis.from_url(REDIS)
-    windows = [_window(client, chars) for chars in SIZES]
-    write_json("receipt", {"windows": windows})
+    takes = [_takes(client, chars) for chars in SIZES]
+    write_json("receipt", {"takes": takes})
     fig, ax = new_figure(figsize=(6, 4))
-    xs = [str(w["chars"]) for w in windows]
-    for key in ("median_ms", "p99_ms", "max_ms"):
-        ax.plot(xs, [w[key] for w in windows], "o-", label=key.removesuffix("_ms"))
-    ax.set(xlabel="content (chars)", ylabel="ms after BRPOP", title="Stamping window")
+    xs = [str(t["chars"]) for t in takes]
+    for key, label in (
+        ("atomic", "atomic take"),
+        ("brpop", "BRPOP + seq"),
+        ("brpop_window", "window"),
+    ):
+        ax.plot(xs, [t[key]["median_ms"] for t in takes], "o-", label=f"{label} (median)")
+    ax.set(xlabel="content (chars)", ylabel="ms", title="Taking a message off the queue")
     ax.legend()
     fig.tight_layout()
     fig.savefig(png_path("receipt"))

@@ -17,7 +17,8 @@ may carry credentials). Remote-control (pidbox) and event traffic is left alone.
 It also stamps every task message when it is first taken off the queue (see
 :mod:`worker.receipt`): the backend reuses the row id as task id *and* as delivery tag,
 so neither tells two messages of one row apart, and kombu keys its unacked hash by the
-delivery tag.
+delivery tag. The message and its seq are taken in one Redis script, so the seq order is
+the queue order across every worker (:class:`GuardedChannel`).
 """
 
 from __future__ import annotations
@@ -27,12 +28,14 @@ import binascii
 import json
 import logging
 from queue import Empty
+from time import monotonic
 from typing import Any
 
 import redis
 from kombu.transport import redis as kombu_redis
+from kombu.utils.json import loads
 
-from worker.receipt import NEXT_SEQ, SEQ_KEY, stamp
+from worker.receipt import NEXT_SEQ, POP_WITH_SEQ, SEQ_KEY, stamp
 
 log = logging.getLogger(__name__)
 
@@ -86,15 +89,28 @@ class MalformedMessage(Exception):
 
 
 class GuardedChannel(kombu_redis.Channel):  # type: ignore[misc]
+    """Takes task messages off the queue with :data:`POP_WITH_SEQ` (the pop and the seq
+    in one Redis script), checks them and stamps them before kombu records the delivery.
+
+    ``BRPOP`` cannot draw a seq, and a Lua script cannot block. So the channel waits
+    with ``BLMOVE celery celery RIGHT RIGHT`` (Redis 6.2+), which blocks until the queue
+    is non-empty and puts the item straight back where it was, then takes the message
+    with the script. A worker that loses the race gets nothing and waits again."""
+
+    _pop_keys: list[str] | None = None  # the keys of the pending wake-up, None: BRPOP
+    _popped_seq: int | None = None  # the seq drawn with the message being delivered
+    _blmove: bool | None = None
+
     def basic_consume(self, queue: str, *args: Any, **kwargs: Any) -> Any:
         consumed = super().basic_consume(queue, *args, **kwargs)  # type: ignore[no-untyped-call]
         if queue in TASK_QUEUES:
             record = self.connection._callbacks[queue]
 
             def checked_and_stamped(message: Any) -> Any:
-                # The seq first: it orders the message by its place in the queue, and the
-                # check takes milliseconds for a long transcript (docs/worker.md).
-                seq = self._next_seq()
+                # Drawn with the pop; without BLMOVE (or for a basic_get) right away: it
+                # orders the message by its place in the queue, and the check takes
+                # milliseconds for a long transcript (docs/worker.md).
+                seq = self._popped_seq if self._popped_seq is not None else self._next_seq()
                 if not is_task_message(message):
                     log.error(
                         "dropped a queue item that is not a Celery task message",
@@ -125,14 +141,98 @@ class GuardedChannel(kombu_redis.Channel):  # type: ignore[misc]
         except (redis.RedisError, ValueError):
             return None
 
+    def _atomic_take(self) -> bool:
+        """The atomic take needs BLMOVE (Redis 6.2+) and a task queue to wait on."""
+        if not TASK_QUEUES.intersection(self.active_queues):
+            return False
+        if self._blmove is None:
+            probe = self.global_keyprefix + "studysavvy:blmove-probe"  # never exists
+            try:
+                self.client.execute_command("LMOVE", probe, probe, "RIGHT", "RIGHT")
+                self._blmove = True
+            except redis.ResponseError:
+                self._blmove = False
+                log.error(
+                    "this Redis has no BLMOVE (Redis 6.2+ needed): task messages are "
+                    "ordered after BRPOP, exactly within one worker process but not "
+                    "across several (docs/worker.md)"
+                )
+        return bool(self._blmove)
+
+    def _brpop_start(self, timeout: int | None = None) -> None:
+        self._pop_keys = None
+        if not self._atomic_take():
+            super()._brpop_start(timeout)  # type: ignore[no-untyped-call]
+            return
+        if timeout is None:
+            timeout = self.brpop_timeout
+        queues = self._queue_cycle.consume(len(self.active_queues))
+        if not queues:
+            return
+        prefix = self.global_keyprefix
+        # kombu's BRPOP order: every queue at priority 0 first, then the next step.
+        self._pop_keys = [
+            prefix + self._q_for_pri(queue, pri)  # type: ignore[no-untyped-call]
+            for pri in self.priority_steps
+            for queue in queues
+        ]
+        wait = prefix + next(queue for queue in queues if queue in TASK_QUEUES)
+        self._in_poll = self.client.connection
+        self._brpop_sent_at = monotonic()  # type: ignore[assignment]
+        self.client.connection.send_command("BLMOVE", wait, wait, "RIGHT", "RIGHT", timeout or 0)
+
+    def _pop_with_seq(self, keys: list[str]) -> Any:
+        try:
+            return self.client.execute_command("EVAL", POP_WITH_SEQ, len(keys) + 1, *keys, SEQ_KEY)
+        except redis.ResponseError as error:
+            # The script refused (say, out of memory) before it took anything: take the
+            # message without a seq rather than stall the queue.
+            log.warning("Redis refused the take script", extra={"error": type(error).__name__})
+            for key in keys:  # the client adds the global key prefix itself
+                item = self.client.execute_command("RPOP", key[len(self.global_keyprefix) :])
+                if item is not None:
+                    return [key.encode(), item, None]
+            return None
+
     def _brpop_read(self, **options: Any) -> Any:
         try:
-            return super()._brpop_read(**options)  # type: ignore[no-untyped-call]
+            if self._pop_keys is None:
+                return super()._brpop_read(**options)  # type: ignore[no-untyped-call]
+            return self._take(**options)
         except MalformedMessage:
             raise Empty() from None
         except ValueError:  # JSONDecodeError and UnicodeDecodeError of the raw item
             log.error("dropped a queue item that is not JSON")
             raise Empty() from None
+
+    def _take(self, **options: Any) -> bool:
+        keys, self._pop_keys = self._pop_keys or [], None
+        try:
+            try:
+                # Only a wake-up: BLMOVE left the item in the queue. It may hold another
+                # queue's message or time out: the script below looks at every queue.
+                self.client.parse_response(self.client.connection, "BLMOVE", **options)
+                self._in_poll = None  # type: ignore[assignment]
+                if self._closing:  # kombu's close() reads the pending reply: take nothing
+                    raise Empty()
+                taken = self._pop_with_seq(keys)
+            except self.connection_errors:
+                self.client.connection.disconnect()
+                raise
+            if not taken:
+                raise Empty()  # another worker took it, or nothing came
+            key, item, seq = taken
+            dest = key.decode()[len(self.global_keyprefix) :].rsplit(self.sep, 1)[0]
+            self._queue_cycle.rotate(dest)
+            self._popped_seq = int(seq) if seq is not None else None
+            try:
+                self.connection._deliver(loads(item.decode()), dest)  # type: ignore[no-untyped-call]
+            finally:
+                self._popped_seq = None
+            return True
+        finally:
+            self._in_poll = None  # type: ignore[assignment]
+            self._flush_brpop_reauth()  # type: ignore[no-untyped-call]
 
 
 class GuardedTransport(kombu_redis.Transport):  # type: ignore[misc]

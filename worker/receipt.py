@@ -14,10 +14,11 @@ transport, :mod:`worker.broker`, calls :func:`stamp` before kombu records the de
   back, and Celery copies custom headers into the message of a retry, so every
   redelivery and every retry of a message carries its receipt, while a new push by the
   backend is a new message without one.
-* ``seq``: drawn from Redis by the same call, increasing in the order messages are taken
-  off the queue, which is the order the backend pushed them (``LPUSH`` + ``BRPOP``). A
-  row keeps the ``seq`` of the message that wrote it, and an older message never
-  overwrites a newer one (:mod:`worker.store`). docs/worker.md states the limits.
+* ``seq``: drawn in the same Redis script that takes the message off the queue
+  (:data:`POP_WITH_SEQ`), so seq order is the order messages left the queue, which is
+  the order the backend pushed them (``LPUSH`` + ``RPOP``), across any number of
+  workers. A row keeps the ``seq`` of the message that wrote it, and an older message
+  never overwrites a newer one (:mod:`worker.store`). docs/worker.md states the limits.
 
 The backend's delivery tag (the row id) is replaced by the receipt too: kombu keys
 unacked messages by tag, and two in-flight messages of one row would otherwise share one
@@ -42,15 +43,35 @@ _RECEIPT = re.compile(r"[0-9a-f]{32}")
 # max(server time in µs, last + 1): increasing, and still increasing after the key is
 # lost (Redis flushed or restored without it), so a row's stored seq never blocks the
 # next edit. Redis 5+ replicates script effects, so TIME is allowed.
-NEXT_SEQ = """
+_DRAW = """
 local now = redis.call('TIME')
 local seq = tonumber(now[1]) * 1000000 + tonumber(now[2])
-local last = tonumber(redis.call('GET', KEYS[1]) or '0')
+local last = tonumber(redis.call('GET', seq_key) or '0')
 if last >= seq then seq = last + 1 end
 local text = string.format('%.0f', seq)
-redis.call('SET', KEYS[1], text)
-return text
+redis.call('SET', seq_key, text)
 """
+
+# KEYS[1]: the seq key.
+NEXT_SEQ = "local seq_key = KEYS[1]" + _DRAW + "return text"
+
+# The transport's take (worker.broker): KEYS[1..n-1] the queue keys in kombu's BRPOP
+# order, KEYS[n] the seq key. Pops the first non-empty queue and draws the seq in the
+# same script, so no other client can pop or draw in between: seq order is pop order.
+# The seq is drawn before the pop: if the draw fails (a full noeviction server refuses
+# the SET) the script stops with nothing taken.
+POP_WITH_SEQ = (
+    """
+local seq_key = KEYS[#KEYS]
+for i = 1, #KEYS - 1 do
+  if redis.call('LLEN', KEYS[i]) > 0 then"""
+    + _DRAW
+    + """    return {KEYS[i], redis.call('RPOP', KEYS[i]), text}
+  end
+end
+return false
+"""
+)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,9 @@ It runs its own event loop in a thread, so synchronous tests drive it directly::
         proxy.blackhole()      # accept and hold connections, forward nothing
         proxy.delay(0.5)       # forward, each chunk half a second late
         proxy.reply(b"HTTP/1.1 503 ...")  # answer every new connection with canned bytes
+        proxy.hold_reply(check)  # hold the first server chunk ``check`` accepts ...
+        proxy.held.wait(10)      # ... (set once it is held) ...
+        proxy.release()          # ... and forward it
         proxy.heal()           # back to plain forwarding
 
 ``cut`` and ``blackhole`` both hit established connections too: the first closes them
@@ -22,6 +25,7 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 
@@ -66,6 +70,9 @@ class TcpProxy:
         self._flowing = asyncio.Event()
         self._flowing.set()
         self._pairs: set[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = set()
+        self._hold: Callable[[bytes], bool] | None = None
+        self._released = asyncio.Event()
+        self.held = threading.Event()
         self._lonely: set[asyncio.StreamWriter] = set()
         self.stats = ProxyStats()
 
@@ -104,6 +111,18 @@ class TcpProxy:
         """New connections get ``canned`` and are closed; established ones are dropped."""
         self._canned = canned
         self._set(Mode.REPLY)
+
+    def hold_reply(self, check: Callable[[bytes], bool]) -> None:
+        """Holds the first chunk from the server for which ``check`` (run on the proxy's
+        loop, so it may block briefly) is true, and everything after it on that
+        connection, until :meth:`release`. One chunk: later ones pass."""
+        self.held.clear()
+        self._call(self._released.clear)
+        self._hold = check
+
+    def release(self) -> None:
+        self._hold = None
+        self._call(self._released.set)
 
     def connections(self) -> int:
         return len(self._pairs) + len(self._lonely)
@@ -229,6 +248,10 @@ class TcpProxy:
                     break
                 # Counted before the write: the peer may read these bytes (and the test
                 # check the stats) before drain() hands control back to this coroutine.
+                if not up and self._hold is not None and self._hold(data):
+                    self._hold = None
+                    self.held.set()
+                    await self._released.wait()
                 if up:
                     self.stats.bytes_up += len(data)
                 else:

@@ -193,9 +193,13 @@ def test_an_edit_being_retried_does_not_overwrite_a_later_one(worker_env: Worker
     # retries the mission.
     env.llm.fail_next(503, times=2, retry_after=0.01)
     try:
+        retried_before = set(env.redis.scan_iter(f"{DELIVERIES}*:1"))
         back_to_pending(env, file_id)
         push_as_backend(env, "NLP_edit_OCR", edit_kwargs(env, file_id, one))
-        wait_until(lambda: sum(marker in c.last_user for c in env.llm.calls()) == 2)
+        # The retry has started (its try is counted) and waits on its slow LLM call:
+        # without this the second edit could be saved before the retry starts, and the
+        # retry would be skipped before it is counted.
+        wait_until(lambda: bool(set(env.redis.scan_iter(f"{DELIVERIES}*:1")) - retried_before))
         back_to_pending(env, file_id)
         push_as_backend(env, "NLP_edit_OCR", edit_kwargs(env, file_id, two))
         second, first = outcomes(env, file_id, 2)
@@ -309,3 +313,24 @@ def test_many_edits_in_a_short_time_all_run_and_the_last_push_wins(
     assert {o["status"] for o in ended} <= {"SUCCESS", "skipped: superseded"}
     assert max(ended, key=lambda o: o["seq"])["message"] == result["message"]
     assert all(env.redis.get(f"{DELIVERIES}{o['message']}:0") == b"1" for o in ended)
+
+
+def test_remote_control_reaches_the_worker_through_the_transport(worker_env: WorkerEnv) -> None:
+    """Pidbox (fanout) and the reply queue (BRPOP on a queue other than ``celery``) are
+    kombu's, untouched by the take: ``celery inspect ping`` still answers."""
+    from celery import Celery
+
+    kwargs = worker_env.redis.connection_pool.connection_kwargs
+    url = f"redis://{kwargs['host']}:{kwargs['port']}/{kwargs['db']}"
+    client = Celery("control-test", broker=url)
+    client.conf.broker_transport = "worker.broker:GuardedTransport"
+    replies: list[Any] = []
+    try:
+        deadline = time.monotonic() + 20
+        while not replies and time.monotonic() < deadline:
+            # A broadcast is pub/sub: lost if sent before the worker has subscribed.
+            replies = client.control.ping(timeout=1)
+    finally:
+        client.close()
+    assert len(replies) == 1
+    assert next(iter(replies[0].values())) == {"ok": "pong"}
