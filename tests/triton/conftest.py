@@ -16,7 +16,6 @@ from tests.triton import media
 from tests.triton.server import TritonServer, start_triton
 from triton_models.repository import exported_graph, write_model
 
-SWAP_MODEL = "crnn_swap"
 ONNX_CRAFT, ONNX_CRNN = "craft_ort", "crnn_ort"
 OCR_CANVAS = "960"
 ASR_COMPUTE_TYPE = "float32"
@@ -38,9 +37,6 @@ def weights_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     link(root, "crnn", 1, media.easyocr_models())
     link(root, "craft", 1, media.easyocr_models())
     build_tiny_trocr(root / "trocr" / "1")
-    link(root, SWAP_MODEL, 1, media.easyocr_models())
-    media.random_crnn(root / SWAP_MODEL / "2", seed=2)
-    media.broken_crnn(root / SWAP_MODEL / "3")
     return root
 
 
@@ -57,7 +53,6 @@ def triton(tmp_path_factory: pytest.TempPathFactory, weights_root: Path) -> Iter
     write_model(repository, "trocr", kind="KIND_CPU")
     # The same canvas as the in-process OCR servers of the tests (tests/inference/ocr).
     write_model(repository, "craft", kind="KIND_CPU", parameters={"canvas_size": OCR_CANVAS})
-    write_swap_model(repository)
     write_onnx_python_models(repository)
     log = tmp_path_factory.mktemp("triton_log") / "tritonserver.log"
     with start_triton(repository, weights_root, log) as server:
@@ -80,14 +75,3 @@ def write_onnx_python_models(repository: Path) -> None:
             onnx=exported_graph(model, precision),
             parameters={"engine": "onnx", "precision": precision, "canvas_size": OCR_CANVAS},
         )
-
-
-def write_swap_model(repository: Path) -> None:
-    """The CPU crnn under SWAP_MODEL, one weights folder per version, for hot-swap tests."""
-    write_model(
-        repository,
-        "crnn",
-        name=SWAP_MODEL,
-        kind="KIND_CPU",
-        parameters={"weights": f"{SWAP_MODEL}/{{version}}"},
-    )
