@@ -25,6 +25,10 @@ PIPER_VENV = REPO / ".tools" / "piper"
 CACHE = REPO / ".tools" / "speech-cache"
 SENTENCE_SILENCE = 0.35
 PARAGRAPH_SILENCE = 0.8
+# No sampling noise: Piper's noise comes from unseeded random ops in its graph, so every
+# fresh checkout heard a different lecture and the word-error bounds moved from run to run.
+NOISE_SCALE = 0.0
+NOISE_W_SCALE = 0.0
 _SCRIPT = Path(__file__).with_name("piper_synth.py")
 
 
@@ -62,6 +66,8 @@ def synthesize(texts: list[str]) -> list[np.ndarray]:
             "texts": [t for _, t in missing],
             "out": str(work),
             "sentence_silence": SENTENCE_SILENCE,
+            "noise_scale": NOISE_SCALE,
+            "noise_w_scale": NOISE_W_SCALE,
         }
         subprocess.run(
             [str(PIPER_VENV / "bin" / "python"), str(_SCRIPT)],
@@ -91,7 +97,7 @@ def lecture(seconds: float) -> Lecture:
 
 
 def _key(voice: Path, text: str) -> str:
-    material = f"{voice.name}|{SENTENCE_SILENCE}|{text}".encode()
+    material = f"{voice.name}|{SENTENCE_SILENCE}|{NOISE_SCALE}|{NOISE_W_SCALE}|{text}".encode()
     return hashlib.sha256(material).hexdigest()[:24]
 
 
