@@ -5,8 +5,6 @@ a SQLite ``files`` table, the fake LLM and a fresh RSA key: enough to run text m
 
 from __future__ import annotations
 
-import json
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +19,7 @@ from Crypto.PublicKey import RSA
 
 from demo.go_backend import push
 from tests.support.fake_llm import FakeLLM
-from tests.support.services import free_port, running_process, wait_http
+from tests.support.services import final_task_meta, free_port, running_process, wait_http
 from worker.crypto import encrypt_v1
 from worker.store import create_engine, create_schema, files
 
@@ -75,15 +73,7 @@ class MissionWorker:
 
     def meta(self, task_id: str, timeout: float = 60.0) -> dict[str, Any]:
         """The final Celery state of a task, from the Redis result backend."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            raw = self.redis.get(f"celery-task-meta-{task_id}")
-            if raw is not None:
-                meta: dict[str, Any] = json.loads(raw)
-                if meta["status"] in ("SUCCESS", "FAILURE"):
-                    return meta
-            time.sleep(0.1)
-        raise TimeoutError(f"task {task_id} did not finish")
+        return final_task_meta(self.redis, task_id, timeout, 0.1)
 
 
 @contextmanager

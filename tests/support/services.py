@@ -5,6 +5,7 @@ Under ``CI=true`` a missing service is a failure, never a skip.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -13,6 +14,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -92,3 +94,16 @@ def running_process(
             proc.wait()
         if log_path:
             out.close()  # type: ignore[union-attr]
+
+
+def final_task_meta(client: Any, task_id: str, timeout: float, poll_s: float) -> dict[str, Any]:
+    """The final Celery state (SUCCESS or FAILURE) of a task, from the Redis result backend."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        raw = client.get(f"celery-task-meta-{task_id}")
+        if raw is not None:
+            meta: dict[str, Any] = json.loads(raw)
+            if meta["status"] in ("SUCCESS", "FAILURE"):
+                return meta
+        time.sleep(poll_s)
+    raise TimeoutError(f"task {task_id} did not finish")

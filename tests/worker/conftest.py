@@ -7,8 +7,6 @@ loopback. Tests push many messages to the same worker instead of starting one ea
 
 from __future__ import annotations
 
-import json
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,7 +21,7 @@ from Crypto.PublicKey import RSA
 
 from demo.go_backend import push
 from tests.support.fake_llm import FakeLLM
-from tests.support.services import running_process
+from tests.support.services import final_task_meta, running_process
 from tests.support.smtp_sink import Sink, smtp_sink
 from tests.support.stub_inference import StubInference
 from worker.crypto import encrypt_v1, encrypt_v2
@@ -105,15 +103,7 @@ class WorkerEnv:
 
     def meta(self, task_id: str, timeout: float = 40.0) -> dict[str, Any]:
         """The final Celery state of a task, from the Redis result backend."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            raw = self.redis.get(f"celery-task-meta-{task_id}")
-            if raw is not None:
-                meta: dict[str, Any] = json.loads(raw)
-                if meta["status"] in ("SUCCESS", "FAILURE"):
-                    return meta
-            time.sleep(0.05)
-        raise TimeoutError(f"task {task_id} did not finish")
+        return final_task_meta(self.redis, task_id, timeout, 0.05)
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
