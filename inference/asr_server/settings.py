@@ -24,9 +24,9 @@ class WindowSettings(BaseModel):
     max_seconds: float = Field(30.0, gt=1.0, le=30.0)
     min_seconds: float = Field(10.0, ge=1.0, le=30.0)
     vad: bool = True
-    vad_min_silence_ms: int = Field(160, ge=32)
+    vad_min_silence_ms: int = Field(300, ge=32)
     # Silence kept on each side of a stretch of speech, so that word edges stay inside.
-    vad_pad_ms: int = Field(100, ge=0, le=1000)
+    vad_pad_ms: int = Field(200, ge=0, le=1000)
     # Audio is decoded and planned this many seconds at a time, while earlier windows are
     # in the model: the service's memory does not grow with the file.
     block_seconds: float = Field(120.0, ge=30.0, le=1800.0)
