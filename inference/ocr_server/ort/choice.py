@@ -64,10 +64,10 @@ def resolve_detector(engine: str, precision: str, placement: Placement) -> tuple
     ``auto`` engine with ``auto`` (or ``bf16``) precision on an AMX CPU is torch bf16;
     otherwise ``auto`` is the ONNX engine where usable (:func:`resolve_engine`).
     """
-    if engine == "auto" and placement.device == "cpu":
-        if precision == "bf16" or (precision == "auto" and cpu_has_amx()):
-            return "craft", "bf16"
-    if engine == "auto" and precision == "bf16":
+    if engine != "auto":
+        return engine, precision
+    amx_default = precision == "auto" and placement.device == "cpu" and cpu_has_amx()
+    if precision == "bf16" or amx_default:
         return "craft", "bf16"
     return resolve_engine(engine, placement, "craft"), precision
 
