@@ -49,7 +49,8 @@ def frozen_channels_last(model: nn.Module, dtype: torch.dtype) -> nn.Module:
     model = model.to(dtype).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     example = torch.zeros(1, 3, 320, 320, dtype=dtype).contiguous(memory_format=torch.channels_last)
     with torch.inference_mode():
-        frozen: nn.Module = torch.jit.freeze(torch.jit.trace(model, example, check_trace=False))
+        traced = torch.jit.trace(model, example, check_trace=False)  # type: ignore[no-untyped-call]
+        frozen: nn.Module = torch.jit.freeze(traced)
         frozen(example)  # the first runs optimise the graph
         frozen(example)
     return frozen

@@ -46,7 +46,8 @@ def cpu_has_amx() -> bool:
     import torch
 
     try:
-        return bool(torch.backends.mkldnn.is_available() and torch.cpu._is_amx_tile_supported())
+        mkldnn = torch.backends.mkldnn.is_available()  # type: ignore[no-untyped-call]
+        return bool(mkldnn and torch.cpu._is_amx_tile_supported())
     except AttributeError:  # a torch without the probe: assume not
         return False
 
