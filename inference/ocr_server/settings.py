@@ -31,14 +31,19 @@ def packaged_weights(filename: str) -> Path:
 
 
 Precision = Literal["auto", "fp32", "int8", "int8-backbone"]
+DetectorPrecision = Literal["auto", "fp32", "bf16", "int8", "int8-backbone"]
 
 
 class DetectorSettings(BaseModel):
     engine: Literal["auto", "craft", "craft-onnx", "triton"] = Field(
-        "auto", description="auto: craft-onnx where onnxruntime can run it, else craft (torch)"
+        "auto",
+        description="auto: craft bf16 on an AMX CPU, else craft-onnx where onnxruntime can "
+        "run it, else craft (torch)",
     )
-    precision: Precision = Field(
-        "auto", description="craft-onnx graph; auto: fp32 (int8 misses the box bound)"
+    precision: DetectorPrecision = Field(
+        "auto",
+        description="craft: fp32 or bf16; craft-onnx: fp32, int8 or int8-backbone; "
+        "auto: see docs/ocr.md",
     )
     weights: Path | None = Field(None, description="CRAFT state dict; default: packaged")
     canvas_size: int = Field(1280, ge=64, le=4096, description="longest side fed to CRAFT")
@@ -53,7 +58,7 @@ class RecognizerSettings(BaseModel):
     engine: Literal["auto", "crnn", "crnn-onnx", "trocr", "triton"] = Field(
         "auto", description="auto: crnn-onnx where onnxruntime can run it, else crnn (torch)"
     )
-    precision: Precision = Field("auto", description="crnn-onnx graph; auto: fp32")
+    precision: Precision = Field("auto", description="crnn-onnx graph; auto: int8 on CPU")
     crnn_weights: Path | None = Field(None, description="english_g2 state dict; default: packaged")
     crnn_batch_pixels: int | None = Field(
         None, ge=LINE_PIXELS, description="pixels per CRNN forward pass; default by device"

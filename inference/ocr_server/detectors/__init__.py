@@ -32,26 +32,26 @@ class PageDetector(Protocol):
 
 
 def create_detector(settings: OcrSettings, placement: Placement) -> PageDetector:
-    from inference.ocr_server.ort.choice import resolve_engine
+    from inference.ocr_server.ort.choice import resolve_detector
 
     config = settings.detector
-    engine = resolve_engine(config.engine, placement, "craft")
+    engine, precision = resolve_detector(config.engine, config.precision, placement)
     thresholds = Thresholds(config.text_threshold, config.link_threshold, config.low_text)
     if engine == "craft-onnx":
         from inference.ocr_server.detectors.craft_onnx import CraftOnnxDetector
         from inference.ocr_server.ort.choice import graph_for
 
-        path, precision = graph_for(
+        path, graph_precision = graph_for(
             "craft",
             settings.craft_weights_path(),
-            config.precision,
+            precision,
             placement,
             settings.onnx.cache_dir,
         )
         return CraftOnnxDetector(
             path,
             placement,
-            precision=precision,
+            precision=graph_precision,
             canvas_size=config.canvas_size,
             mag_ratio=config.mag_ratio,
             thresholds=thresholds,
@@ -63,6 +63,7 @@ def create_detector(settings: OcrSettings, placement: Placement) -> PageDetector
         return CraftDetector(
             settings.craft_weights_path(),
             placement,
+            precision=precision,
             canvas_size=config.canvas_size,
             mag_ratio=config.mag_ratio,
             thresholds=thresholds,

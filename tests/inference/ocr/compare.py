@@ -58,6 +58,17 @@ def accuracy_pages() -> list[AccuracyPage]:
     ]
 
 
+def full_pages() -> list[AccuracyPage]:
+    """20-line 1280x960 essays as the benchmark reads them (canvas 1280), straight and
+    turned: where int8 CRAFT moved line boxes that the small test pages kept."""
+    text = "|".join([*OTHER_ESSAYS, ESSAY] * 2)
+    page = render_page(text, width=1280, font_size=26, max_lines=20)
+    return [
+        AccuracyPage("full", png_bytes(page.image), page.text),
+        AccuracyPage("full-rotated+2", png_bytes(rotated(page.image, 2)), page.text),
+    ]
+
+
 def build(settings: OcrSettings) -> tuple[PageDetector, LineRecognizer]:
     placement = Placement("cpu", False)
     return create_detector(settings, placement), create_recognizer(settings, placement)

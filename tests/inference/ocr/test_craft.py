@@ -14,10 +14,14 @@ from inference.ocr_server.settings import packaged_weights
 from tests.inference.ocr.pages import render_page, rotated
 
 
-@pytest.fixture(scope="module")
-def detector() -> CraftDetector:
+@pytest.fixture(scope="module", params=["fp32", "bf16"])
+def detector(request: pytest.FixtureRequest) -> CraftDetector:
+    """Float32 eager, and bfloat16 frozen channels-last (the default on AMX CPUs)."""
     return CraftDetector(
-        packaged_weights("craft_mlt_25k.pth"), Placement("cpu", False), canvas_size=960
+        packaged_weights("craft_mlt_25k.pth"),
+        Placement("cpu", False),
+        precision=request.param,
+        canvas_size=960,
     )
 
 
@@ -87,3 +91,11 @@ def test_a_batch_of_pages_gives_the_same_boxes_as_one_by_one(detector: CraftDete
 
 def test_a_blank_page_has_no_words(detector: CraftDetector) -> None:
     assert detector.detect([np.full((160, 240, 3), 255, np.uint8)]) == [[]]
+
+
+def test_precisions_are_checked() -> None:
+    weights = packaged_weights("craft_mlt_25k.pth")
+    with pytest.raises(ValueError, match="craft-onnx"):
+        CraftDetector(weights, Placement("cpu", False), precision="int8")
+    cpu = CraftDetector(weights, Placement("cpu", False), canvas_size=320)
+    assert cpu.describe()["engine"] == "torch-fp32"  # auto on a CPU placement

@@ -13,7 +13,7 @@ import torch
 from inference.device import Placement
 from inference.ocr_server.detectors import create_detector
 from inference.ocr_server.ort.cache import cache_path, onnx_model
-from inference.ocr_server.ort.choice import CPU_DEFAULT
+from inference.ocr_server.ort.choice import CPU_DEFAULT, cpu_has_amx
 from inference.ocr_server.ort.export import export_onnx
 from inference.ocr_server.recognizers import create_recognizer
 from inference.ocr_server.settings import OcrSettings, packaged_weights
@@ -71,13 +71,18 @@ def test_a_second_start_opens_the_cache_and_new_weights_export_again(
     )
 
 
-def test_the_cpu_default_is_the_onnx_engines() -> None:
+def test_the_cpu_defaults() -> None:
+    """Torch bf16 CRAFT on an AMX CPU, else the float32 ONNX graph; the int8 ONNX CRNN."""
     settings = OcrSettings()
     detector = create_detector(settings, CPU)
     recognizer = create_recognizer(settings, CPU)
-    assert detector.describe()["engine"] == f"onnx-{CPU_DEFAULT['craft']}"
-    assert recognizer.describe()["engine"] == f"onnx-{CPU_DEFAULT['crnn']}"
-    assert detector.describe()["providers"] == ["CPUExecutionProvider"]
+    if cpu_has_amx():
+        assert detector.describe()["engine"] == "torch-bf16"
+    else:
+        assert detector.describe()["engine"] == f"onnx-{CPU_DEFAULT['craft']}"
+        assert detector.describe()["providers"] == ["CPUExecutionProvider"]
+    assert recognizer.describe()["engine"] == f"onnx-{CPU_DEFAULT['crnn']}" == "onnx-int8"
+    assert recognizer.describe()["providers"] == ["CPUExecutionProvider"]
     # Any page size and batch: two pages of different sizes in one call.
     pages = [np.full((200, 300, 3), 255, np.uint8), np.full((333, 157, 3), 255, np.uint8)]
     assert detector.detect(pages) == [[], []]
