@@ -33,7 +33,7 @@ _CONNECT_S = 10.0
 
 @dataclass(frozen=True)
 class StreamTimeouts:
-    """How long a transcript stream may take (settings ``ASR_STREAM_*``).
+    """How long a transcript stream may take (settings ``INFERENCE_STREAM_*``).
 
     ``idle_s``: the longest wait for any byte (an event or a keepalive) once the stream
     has begun, and for each write of the upload; ``base_s + per_audio_s * total_s``: the

@@ -83,9 +83,9 @@ def build_runtime(settings: WorkerSettings) -> Runtime:
             token,
             settings.inference_timeout_s,
             StreamTimeouts(
-                idle_s=settings.asr_stream_idle_s,
-                base_s=settings.asr_stream_base_s,
-                per_audio_s=settings.asr_stream_per_audio_s,
+                idle_s=settings.inference_stream_idle_s,
+                base_s=settings.inference_stream_base_s,
+                per_audio_s=settings.inference_stream_per_audio_s,
             ),
         ),
         ocr=InferenceClient("OCR", settings.inference_ocr_url, token, settings.inference_timeout_s),

@@ -77,9 +77,9 @@ class WorkerSettings(BaseSettings):
     # Transcript stream: no byte (event or keepalive, sent every 15 s) for this long
     # means a hung service; the whole request may take base + per_audio x the audio's
     # duration, once the service has told it.
-    asr_stream_idle_s: float = Field(60.0, gt=0)
-    asr_stream_base_s: float = Field(300.0, gt=0)
-    asr_stream_per_audio_s: float = Field(1.0, gt=0)
+    inference_stream_idle_s: float = Field(60.0, gt=0)
+    inference_stream_base_s: float = Field(300.0, gt=0)
+    inference_stream_per_audio_s: float = Field(1.0, gt=0)
 
     # Mail.
     smtp_host: str = "127.0.0.1"
