@@ -30,9 +30,10 @@ log = logging.getLogger(__name__)
 
 Report = Callable[..., None]
 # A progress state at least every 1 % of the audio, and again after this long without
-# one (the service sends keepalives while it decodes a batch of windows).
+# one: the service sends a keepalive every 15 s while nothing else is due, so no two
+# states are more than 14 + 15 s apart.
 PROGRESS_STEP = 0.01
-PROGRESS_QUIET_S = 25.0
+PROGRESS_QUIET_S = 14.0
 
 
 class TranscriptProgress:

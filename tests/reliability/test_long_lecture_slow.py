@@ -35,7 +35,7 @@ pytestmark = [
     pytest.mark.timeout(2400),
 ]
 
-REDIS_DB = 12
+REDIS_DB = 8  # the same database as test_long_lecture.py (never run at once)
 HOURS_S = 3 * 3600.0
 PARAGRAPHS = 62  # about 18 minutes of speech
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import pytest
@@ -32,7 +33,7 @@ def streamed(pieces: list[str], size: int) -> list[str]:
 def cut_randomly(text: str, rng: random.Random) -> list[str]:
     bounds = sorted(rng.sample(range(len(text) + 1), min(len(text), rng.randint(0, 40))))
     edges = [0, *bounds, len(text)]
-    return [text[a:b] for a, b in zip(edges, edges[1:], strict=False)]
+    return [text[a:b] for a, b in itertools.pairwise(edges)]
 
 
 @pytest.mark.parametrize("seed", range(200))

@@ -39,8 +39,13 @@ def test_events_keepalives_and_multi_line_data() -> None:
     assert events[0] == SseEvent(COMMENT, "keepalive")
     assert events[2].event == "message"
     assert events[4].data.count("\n") == 1  # two data lines joined by a newline
-    assert [e.event for e in events] == [COMMENT, "message", "message", COMMENT, "message"] + [
-        "message"
+    assert [e.event for e in events] == [
+        COMMENT,
+        "message",
+        "message",
+        COMMENT,
+        "message",
+        "message",
     ]
 
 

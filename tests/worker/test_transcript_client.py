@@ -37,7 +37,9 @@ def stub() -> Iterator[StubInference]:
 
 
 def client(stub: StubInference, **limits: float) -> InferenceClient:
-    return InferenceClient("ASR", stub.url, None, limits.pop("first_s", 10.0), StreamTimeouts(**limits))
+    return InferenceClient(
+        "ASR", stub.url, None, limits.pop("first_s", 10.0), StreamTimeouts(**limits)
+    )
 
 
 def test_upload_streams_in_pieces_and_the_transcript_arrives_in_order(
@@ -49,13 +51,15 @@ def test_upload_streams_in_pieces_and_the_transcript_arrives_in_order(
         media.reads = []
         events = list(client(stub).stream_transcript("a.wav", media))
     # httpx read the open file in 64 KiB pieces, never whole.
-    assert media.reads and max(media.reads) <= 64 * 1024
+    assert media.reads
+    assert max(media.reads) <= 64 * 1024
     assert stub.state.uploads[-1].size == 1_000_004
     deltas = [e for e in events if isinstance(e, TranscriptDelta)]
     assert "".join(d.delta for d in deltas) == TRANSCRIPT
     assert "" in [d.delta for d in deltas]  # a window without speech still reports progress
     done = [d.done_s for d in deltas]
-    assert done == sorted(done) and done[-1] == 60.0
+    assert done == sorted(done)
+    assert done[-1] == 60.0
     assert any(isinstance(e, Keepalive) for e in events)
     assert events[-1] == TranscriptDone(TRANSCRIPT)
 
