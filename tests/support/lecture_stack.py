@@ -35,7 +35,7 @@ WORKER_MIB = 64
 ASR_SERVICE_MIB = 2.5 * 1024
 
 
-LOCK = Path("/tmp/cpu-bench.lock")  # noqa: S108 - the lock every timed measurement takes
+LOCK = Path("/tmp/cpu-bench.lock")  # the lock every timed measurement takes
 
 
 @contextmanager
