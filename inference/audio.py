@@ -1,14 +1,18 @@
-"""Audio intake: bytes from an upload to 16 kHz mono float32, within limits.
+"""Audio intake: an upload to 16 kHz mono float32, within limits, whole or block by block.
 
 Limits are checked as early as possible: the byte count before opening, the declared
 duration before decoding, and the decoded sample count while decoding (a file that lies
-about its duration still stops at the limit).
+about its duration still stops at the limit). :func:`open_audio` reads a file object
+(an upload spooled to disk) and yields its samples in blocks, so that a 4-hour lecture
+never sits whole in memory; :func:`decode_audio` is the same, joined, for short bytes.
 """
 
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import av
 import numpy as np
@@ -42,51 +46,118 @@ def looks_like_audio(data: bytes) -> bool:
 
 def decode_audio(data: bytes, limits: AudioLimits | None = None) -> np.ndarray:
     """Decode ``data`` to a 1-D float32 array at 16 kHz, mono."""
+    source = open_audio(io.BytesIO(data), limits)
+    with source:
+        blocks = list(source.blocks())
+    if not blocks:
+        return np.zeros(0, dtype=np.float32)
+    return np.concatenate(blocks).astype(np.float32, copy=False)
+
+
+class AudioSource:
+    """An opened audio file that passed every check that can be made before decoding."""
+
+    def __init__(
+        self, file: BinaryIO, container: av.container.InputContainer, limits: AudioLimits
+    ) -> None:
+        self._file = file
+        self._container = container
+        self._limits = limits
+        self.declared_seconds = _declared_seconds(container)
+        self.decoded_samples = 0
+
+    def __enter__(self) -> AudioSource:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._container.close()
+
+    def blocks(self, block_seconds: float = 60.0) -> Iterator[np.ndarray]:
+        """The samples, in blocks of about ``block_seconds`` (the last one shorter).
+
+        Raises :class:`MediaTooLarge` once the limit is passed, and :class:`CorruptMedia`
+        for a damaged stream, or one far shorter than it declared, when that shows.
+        """
+        target = max(1, int(block_seconds * SAMPLE_RATE))
+        max_samples = int(self._limits.max_seconds * SAMPLE_RATE)
+        pending: list[np.ndarray] = []
+        held = 0
+        for chunk in _decoded_chunks(self._container):
+            self.decoded_samples += chunk.size
+            if self.decoded_samples > max_samples:
+                raise MediaTooLarge(
+                    f"the audio is longer than {self._limits.max_seconds:.0f} seconds"
+                )
+            pending.append(chunk)
+            held += chunk.size
+            if held >= target:
+                yield np.concatenate(pending)
+                pending, held = [], 0
+        if pending:
+            yield np.concatenate(pending)
+        if self.decoded_samples == 0:
+            raise CorruptMedia("no audio could be decoded from the file")
+        declared = self.declared_seconds
+        if (
+            declared is not None
+            and self.decoded_samples < 0.5 * declared * SAMPLE_RATE - SAMPLE_RATE
+        ):
+            raise CorruptMedia("the audio file is truncated")
+
+
+def open_audio(file: BinaryIO, limits: AudioLimits | None = None) -> AudioSource:
+    """Open ``file`` (seekable) as audio; refuse what can be refused without decoding."""
     limits = limits or AudioLimits()
-    if not data:
+    size = file.seek(0, io.SEEK_END)
+    file.seek(0)
+    if size == 0:
         raise CorruptMedia("the audio file is empty")
-    if len(data) > limits.max_bytes:
+    if size > limits.max_bytes:
         raise MediaTooLarge(f"the audio file is larger than {limits.max_bytes} bytes")
-    sniffed = looks_like_audio(data)
-    if _wav_truncated(data):
+    head = file.read(4096)
+    file.seek(0)
+    sniffed = looks_like_audio(head)
+    if _wav_truncated(head, size):
         raise CorruptMedia("the audio file is truncated")
     try:
-        container = av.open(io.BytesIO(data), mode="r", metadata_errors="ignore")
+        container = av.open(file, mode="r", metadata_errors="ignore")
     except (av.FFmpegError, ValueError, UnicodeDecodeError) as exc:
         if sniffed:
             raise CorruptMedia("the audio file is damaged and cannot be read") from exc
         raise UnsupportedMedia("the file is not a supported audio format") from exc
-    with container:
+    source = AudioSource(file, container, limits)
+    try:
         if container.format.name not in ACCEPTED_FORMATS or not container.streams.audio:
             raise UnsupportedMedia("the file is not a supported audio format")
-        declared = _declared_seconds(container)
+        declared = source.declared_seconds
         if declared is not None and declared > limits.max_seconds:
             raise MediaTooLarge(f"the audio is longer than {limits.max_seconds:.0f} seconds")
-        samples = _decode_stream(container, int(limits.max_seconds * SAMPLE_RATE))
-    if samples.size == 0:
-        raise CorruptMedia("no audio could be decoded from the file")
-    if declared is not None and samples.size < 0.5 * declared * SAMPLE_RATE - SAMPLE_RATE:
-        raise CorruptMedia("the audio file is truncated")
-    return samples
+    except Exception:
+        source.close()
+        raise
+    return source
 
 
-def _wav_truncated(data: bytes) -> bool:
+def _wav_truncated(head: bytes, size: int) -> bool:
     """A WAV whose data chunk promises more bytes than the file holds.
 
     FFmpeg clamps such a file's duration to what is present, so the duration check below
     cannot see it; the RIFF header still tells.
     """
-    if not (data.startswith(b"RIFF") and data[8:12] == b"WAVE"):
+    if not (head.startswith(b"RIFF") and head[8:12] == b"WAVE"):
         return False
     position = 12
-    while position + 8 <= min(len(data), 4096):
-        chunk_id = data[position : position + 4]
-        size = int.from_bytes(data[position + 4 : position + 8], "little")
+    while position + 8 <= len(head):
+        chunk_id = head[position : position + 4]
+        length = int.from_bytes(head[position + 4 : position + 8], "little")
         if chunk_id == b"data":
             # 0 and 0xFFFFFFFF mark streamed WAVs whose writer never knew the length.
-            present = len(data) - position - 8
-            return size not in (0, 0xFFFFFFFF) and present < size // 2
-        position += 8 + size + (size & 1)
+            present = size - position - 8
+            return length not in (0, 0xFFFFFFFF) and present < length // 2
+        position += 8 + length + (length & 1)
     return False
 
 
@@ -99,25 +170,14 @@ def _declared_seconds(container: av.container.InputContainer) -> float | None:
     return None
 
 
-def _decode_stream(container: av.container.InputContainer, max_samples: int) -> np.ndarray:
+def _decoded_chunks(container: av.container.InputContainer) -> Iterator[np.ndarray]:
     stream = container.streams.audio[0]
     resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
-    chunks: list[np.ndarray] = []
-    total = 0
     try:
         for frame in container.decode(stream):
             for out in resampler.resample(frame):
-                chunk = out.to_ndarray().reshape(-1)
-                total += chunk.size
-                if total > max_samples:
-                    raise MediaTooLarge(
-                        f"the audio is longer than {max_samples / SAMPLE_RATE:.0f} seconds"
-                    )
-                chunks.append(chunk)
+                yield out.to_ndarray().reshape(-1)
         for out in resampler.resample(None):
-            chunks.append(out.to_ndarray().reshape(-1))
+            yield out.to_ndarray().reshape(-1)
     except av.FFmpegError as exc:
         raise CorruptMedia("the audio file is damaged and cannot be decoded") from exc
-    if not chunks:
-        return np.zeros(0, dtype=np.float32)
-    return np.concatenate(chunks).astype(np.float32, copy=False)

@@ -50,6 +50,9 @@ class TextDelta(BaseModel):
 
     type: Literal["transcript.text.delta"] = "transcript.text.delta"
     delta: str
+    # Beyond OpenAI's fields (its clients ignore them): how far the file is transcribed.
+    done_s: float | None = None
+    total_s: float | None = None
 
 
 class TextDone(BaseModel):
@@ -57,6 +60,9 @@ class TextDone(BaseModel):
 
     type: Literal["transcript.text.done"] = "transcript.text.done"
     text: str
+
+
+KEEPALIVE = b": keepalive\n\n"  # an SSE comment: clients skip it, proxies see traffic
 
 
 def sse(event: BaseModel, name: str | None = None) -> bytes:

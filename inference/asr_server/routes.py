@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
@@ -12,6 +13,7 @@ from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 
 from inference.asr_server.engines.base import Task
 from inference.asr_server.protocol import (
+    KEEPALIVE,
     TIMED_FORMATS,
     ModelCard,
     ModelList,
@@ -32,7 +34,7 @@ from inference.asr_server.serving import (
 )
 from inference.asr_server.settings import AsrSettings
 from inference.errors import InferenceError, InvalidRequest, ModelNotReady
-from inference.http import ERROR_RESPONSES, ErrorBody, ErrorDetail, read_upload, until_disconnect
+from inference.http import ERROR_RESPONSES, ErrorBody, ErrorDetail, until_disconnect
 
 log = logging.getLogger(__name__)
 
@@ -151,9 +153,10 @@ async def _answer(
 ) -> Response:
     if stream and response_format not in ("json", "text"):
         raise InvalidRequest("stream=true returns text events: use response_format json or text")
-    data = await read_upload(file, settings.max_upload_bytes)
+    # The upload stays where Starlette spooled it (on disk past 1 MB); the service reads
+    # it block by block, and the file lives until the response, streamed or not, is sent.
     job_request = TranscriptionRequest(
-        data,
+        file.file,
         language=language,
         prompt=prompt,
         temperature=temperature,
@@ -166,7 +169,7 @@ async def _answer(
         # starts only once the audio is decoded and its windows are planned.
         job = await until_disconnect(request, service.prepare(job_request))
         return StreamingResponse(
-            _events(service, job),
+            with_keepalive(_events(service, job), settings.stream_keepalive_s),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -186,19 +189,22 @@ async def _answer(
     return Response(body_json, media_type="application/json")
 
 
-async def _events(service: TranscriptionService, job: TranscriptionJob) -> AsyncIterator[bytes]:
+async def _events(
+    service: TranscriptionService, job: TranscriptionJob
+) -> AsyncGenerator[bytes, None]:
     """One delta per finished window, in order, then done. A failure after the first
     byte cannot change the status: it ends the stream with an ``error`` event instead of
     ``transcript.text.done``, in the error body shape (the OpenAI client raises on it)."""
     parts: list[str] = []
     try:
         async for window in service.windows(job):
+            # A window without speech still reports progress, with an empty delta.
             text = join_text(window.segments)
-            if not text:
-                continue
-            delta = text if not parts else f" {text}"
-            parts.append(delta)
-            yield sse(TextDelta(delta=delta))
+            delta = f" {text}" if parts and text else text
+            if delta:
+                parts.append(delta)
+            done_s = round(window.done_s, 3)
+            yield sse(TextDelta(delta=delta, done_s=done_s, total_s=round(job.duration, 3)))
         yield sse(TextDone(text="".join(parts)))
     except InferenceError as exc:
         yield sse(ErrorBody(error=ErrorDetail(message=exc.message, type=exc.code)), "error")
@@ -207,6 +213,32 @@ async def _events(service: TranscriptionService, job: TranscriptionJob) -> Async
         yield sse(
             ErrorBody(error=ErrorDetail(message="internal error", type="internal_error")), "error"
         )
+
+
+async def with_keepalive(
+    events: AsyncGenerator[bytes, None], every_s: float
+) -> AsyncIterator[bytes]:
+    """``events``, with a keepalive comment whenever none came for ``every_s`` seconds."""
+    pending: asyncio.Future[bytes] | None = None
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(anext(events))
+            done, _ = await asyncio.wait({pending}, timeout=every_s)
+            if not done:
+                yield KEEPALIVE
+                continue
+            try:
+                event = pending.result()
+            except StopAsyncIteration:
+                return
+            pending = None
+            yield event
+    finally:
+        if pending is not None:
+            pending.cancel()
+            await asyncio.wait({pending})  # let the cancellation land before closing
+        await events.aclose()
 
 
 @router.get("/models", response_model=ModelList)

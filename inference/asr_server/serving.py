@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import BinaryIO
 
 import numpy as np
 from prometheus_client import Counter
@@ -29,17 +31,11 @@ from inference.asr_server.engines.base import (
     Word,
 )
 from inference.asr_server.settings import AsrSettings
-from inference.asr_server.windowing import (
-    SAMPLE_RATE,
-    Span,
-    WindowPlan,
-    pack_windows,
-    plan_windows,
-    speech_spans,
-)
-from inference.audio import AudioLimits, decode_audio
+from inference.asr_server.stream_plan import PlannedWindow, StreamPlanner
+from inference.asr_server.windowing import SAMPLE_RATE, Span, WindowPlan
+from inference.audio import AudioLimits, AudioSource, open_audio
 from inference.batcher import DynamicBatcher
-from inference.errors import InvalidRequest, MediaTooLarge, Overloaded
+from inference.errors import CorruptMedia, InvalidRequest, Overloaded
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +58,7 @@ def known_languages() -> frozenset[str]:
 
 @dataclass(frozen=True)
 class TranscriptionRequest:
-    data: bytes
+    file: BinaryIO  # seekable: an upload spooled to disk, or bytes in a BytesIO
     language: str | None = None
     prompt: str | None = None
     temperature: float = 0.0
@@ -85,14 +81,35 @@ class WindowText:
     index: int
     segments: list[Segment]  # file time, converted (OpenCC) when Chinese
     language: str
+    done_s: float  # the file is transcribed up to here (its duration after the last window)
 
 
 @dataclass
 class TranscriptionJob:
-    plans: list[WindowPlan]
-    audio: np.ndarray
+    """An admitted request: its audio opened and checked, its first block decoded."""
+
+    source: AudioSource
+    blocks: Iterator[np.ndarray]  # the source's samples, the first block already taken
+    first_block: np.ndarray
     options: DecodeOptions
-    duration: float
+    total_s: float  # the declared duration (an estimate for some mp3s) until decoding ends
+    # Held while a thread reads the next block: the file is closed only after that read.
+    reading: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def duration(self) -> float:
+        return self.source.decoded_samples / SAMPLE_RATE
+
+    def next_block(self) -> np.ndarray | None:
+        with self.reading:
+            return next(self.blocks, None)
+
+    def close(self) -> None:
+        with self.reading:
+            self.source.close()
+
+
+_Ready = asyncio.Queue[tuple[PlannedWindow, "asyncio.Future[DecodedWindow]"] | None]
 
 
 class TranscriptionService:
@@ -125,6 +142,9 @@ class TranscriptionService:
             executor=model_thread,
         )
         self._max_queue = batch.max_queue
+        # Windows of one request decoded or waiting at once: two batches' worth keeps the
+        # model busy while the next block is decoded, and bounds the request's memory.
+        self._inflight = max(1, min(2 * batch.max_batch_size, batch.max_queue))
 
     async def start(self) -> None:
         await asyncio.to_thread(known_languages)  # imports a tokenizer module: not on the loop
@@ -155,49 +175,92 @@ class TranscriptionService:
             words=request.words or (self._policy.align_text and not timestamps),
             task=request.task if self.engine.multilingual else "transcribe",
         )
-        if self.batcher.queue_depth >= self._max_queue:  # before paying for the decode
+        # Before paying for the decode: room for this request's windows in flight.
+        if self.batcher.queue_depth + self._inflight > self._max_queue:
             raise Overloaded("too many requests are waiting; retry later")
-        audio = await asyncio.to_thread(decode_audio, request.data, self._limits)
-        plans = await asyncio.to_thread(self._plan, audio)
-        if len(plans) > self._max_queue:  # could never fit, however long it waited
-            raise MediaTooLarge(
-                f"the audio needs {len(plans)} windows, more than this service queues at once "
-                f"({self._max_queue}); send it in shorter parts"
-            )
-        # Refuse the whole request up front rather than queue half of its windows.
-        if self.batcher.queue_depth + len(plans) > self._max_queue:
-            raise Overloaded("too many requests are waiting; retry later")
-        duration = audio.shape[0] / SAMPLE_RATE
-        AUDIO_SECONDS.inc(duration)
-        return TranscriptionJob(plans, audio, options, duration)
+        source = await asyncio.to_thread(open_audio, request.file, self._limits)
+        blocks = source.blocks(self._settings.window.block_seconds)
+        try:  # the first block now: a file damaged from its start gets a status code
+            first = await asyncio.to_thread(next, blocks, None)
+        except BaseException:
+            source.close()
+            raise
+        if first is None:  # pragma: no cover - blocks() raises when nothing decodes
+            source.close()
+            raise CorruptMedia("no audio could be decoded from the file")
+        total = source.declared_seconds or first.shape[0] / SAMPLE_RATE
+        return TranscriptionJob(source, blocks, first, options, total)
 
     async def windows(self, job: TranscriptionJob) -> AsyncIterator[WindowText]:
-        """Each window's text in file order, as soon as it and those before it are done."""
-        if not job.plans:
-            return
-        options = job.options
-        first = asyncio.ensure_future(self._decode(job, 0, options))
-        tasks = [first]
-        try:
-            if options.language is None and self.engine.multilingual:
-                # One language for the whole file, detected in its first window.
-                options = replace(options, language=(await first).language)
-            tasks += [
-                asyncio.ensure_future(self._decode(job, i, options))
-                for i in range(1, len(job.plans))
-            ]
-            language = options.language or (await first).language
-            for index, task in enumerate(tasks):
-                decoded = await task
-                yield WindowText(index, self._finish(job.plans[index], decoded), language)
-        finally:
-            for task in tasks:
-                task.cancel()  # a client gone mid-stream: its windows leave the queue unrun
+        """Each window's text in file order, as soon as it and those before it are done.
 
-    async def _decode(
-        self, job: TranscriptionJob, index: int, options: DecodeOptions
-    ) -> DecodedWindow:
-        audio = job.plans[index].audio(job.audio)
+        The audio is decoded and planned block by block while earlier windows are in the
+        model; at most ``inflight`` windows of the request wait at once, so its memory
+        does not grow with the file.
+        """
+        ready: _Ready = asyncio.Queue()
+        room = asyncio.Semaphore(self._inflight)  # taken per window queued, given back when sent
+        producer = asyncio.ensure_future(self._produce(job, ready, room))
+        language = job.options.language or "en"
+        index = 0
+        task: asyncio.Future[DecodedWindow] | None = None
+        try:
+            while (item := await ready.get()) is not None:
+                window, task = item
+                decoded = await task
+                if index == 0:
+                    language = job.options.language or decoded.language
+                segments = self._finish(window.plan, decoded)
+                room.release()
+                yield WindowText(index, segments, language, window.plan.end_seconds)
+                index += 1
+            await producer  # raises a decoding error that came after the last window
+            job.total_s = job.duration
+            AUDIO_SECONDS.inc(job.duration)
+            # No text: the file's end, for progress (and its language when it had no speech).
+            yield WindowText(index, [], language, job.duration)
+        finally:
+            # A client gone mid-stream: its windows leave the batcher's queue unrun.
+            producer.cancel()
+            if task is not None:
+                task.cancel()
+            while not ready.empty():
+                item = ready.get_nowait()
+                if item is not None:
+                    item[1].cancel()
+            # In a thread: it waits for a block being read (closing under it would crash).
+            asyncio.get_running_loop().run_in_executor(None, job.close)
+
+    async def _produce(self, job: TranscriptionJob, ready: _Ready, room: asyncio.Semaphore) -> None:
+        """Decode and plan the audio block by block, and queue each window's decode."""
+        planner = StreamPlanner(self._settings.window)
+        options = job.options
+        detect = options.language is None and self.engine.multilingual
+        block: np.ndarray | None = job.first_block
+        try:
+            while True:
+                if block is None:
+                    windows = await asyncio.to_thread(planner.finish)
+                else:
+                    windows = await asyncio.to_thread(planner.feed, block)
+                for window in windows:
+                    await room.acquire()
+                    task = asyncio.ensure_future(self._decode(window.audio, options))
+                    ready.put_nowait((window, task))
+                    if detect:  # one language for the whole file, heard in its first window
+                        options = replace(options, language=(await task).language)
+                        detect = False
+                if block is None:
+                    break
+                block = await asyncio.to_thread(job.next_block)
+        except asyncio.CancelledError:
+            raise
+        except BaseException:
+            ready.put_nowait(None)  # the consumer drains what is queued, then sees the error
+            raise
+        ready.put_nowait(None)
+
+    async def _decode(self, audio: np.ndarray, options: DecodeOptions) -> DecodedWindow:
         decoded = await decode_window(self.batcher.submit, audio, options, self._policy)
         WINDOWS.inc(decoded.calls)
         if decoded.fallbacks:
@@ -214,16 +277,6 @@ class TranscriptionService:
                 Segment(s.start, s.end, self._converter.convert(s.text), s.words) for s in segments
             ]
         return segments
-
-    def _plan(self, audio: np.ndarray) -> list[WindowPlan]:
-        window = self._settings.window
-        if window.vad:
-            speech = speech_spans(
-                audio, window.vad_min_silence_ms, window.vad_pad_ms, window.max_seconds
-            )
-            return pack_windows(speech, max_seconds=window.max_seconds)
-        spans = plan_windows(audio, max_seconds=window.max_seconds, min_seconds=window.min_seconds)
-        return [WindowPlan((span,)) for span in spans]
 
     def _check_language(self, language: str | None) -> str | None:
         language = (language or self._settings.default_language or "").strip().lower() or None

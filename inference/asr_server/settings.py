@@ -27,6 +27,9 @@ class WindowSettings(BaseModel):
     vad_min_silence_ms: int = Field(160, ge=32)
     # Silence kept on each side of a stretch of speech, so that word edges stay inside.
     vad_pad_ms: int = Field(100, ge=0, le=1000)
+    # Audio is decoded and planned this many seconds at a time, while earlier windows are
+    # in the model: the service's memory does not grow with the file.
+    block_seconds: float = Field(120.0, ge=30.0, le=1800.0)
 
     @model_validator(mode="after")
     def _min_below_max(self) -> WindowSettings:
@@ -75,8 +78,13 @@ class AsrSettings(ServiceSettings):
     # Language used when a request names none ("" lets a multilingual model detect it).
     default_language: str = ""
     opencc_config: str = "s2twp"
-    max_upload_bytes: int = Field(100 * 1024 * 1024, ge=1)
+    # Lectures are refused by duration; the byte cap is only for sanity, above a 4-hour
+    # 48 kHz stereo 16-bit WAV (2.8 GB). Uploads are spooled to disk, never held whole.
+    max_upload_bytes: int = Field(4 * 1024**3, ge=1)
     max_audio_seconds: float = Field(4 * 3600.0, gt=0.0)
+    # A stream with no event due sends an SSE comment this often, so that a client's read
+    # timeout tells a hung service from a long lecture.
+    stream_keepalive_s: float = Field(15.0, gt=0.0, le=300.0)
     window: WindowSettings = WindowSettings()
     decode: DecodeSettings = DecodeSettings()
     # A 10-minute lecture packs into about 20 windows: one request fills a batch of 16,

@@ -5,6 +5,7 @@ over 5 minutes, word error bounds, no dropped window, and the rest of the OpenAI
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterator
 
 import httpx
@@ -74,6 +75,28 @@ def test_stream_sends_window_deltas_then_done(server: str, piper_excerpt: Lectur
     done = events[-1].text  # type: ignore[union-attr]
     assert "".join(e.delta for e in events[:-1]) == done  # type: ignore[union-attr]
     assert word_error_rate(piper_excerpt.text, done) < MAX_WER
+
+
+def test_stream_reports_progress_in_order(server: str, piper_excerpt: Lecture) -> None:
+    events = []
+    with httpx.stream(
+        "POST",
+        f"{server}/v1/audio/transcriptions",
+        files={"file": ("lecture.wav", piper_excerpt.wav)},
+        data={"stream": "true"},
+        timeout=120.0,
+    ) as response:
+        assert response.status_code == 200
+        for line in response.iter_lines():
+            if line.startswith("data: "):
+                events.append(json.loads(line[6:]))
+    deltas = [e for e in events if e["type"] == "transcript.text.delta"]
+    done_s = [e["done_s"] for e in deltas]
+    total = deltas[0]["total_s"]
+    assert total == pytest.approx(piper_excerpt.seconds, abs=0.05)
+    assert done_s == sorted(done_s)
+    assert 0 < done_s[0] < total
+    assert done_s[-1] == total  # the last window brings it to 100%
 
 
 def test_stream_is_refused_before_it_starts(server: str) -> None:

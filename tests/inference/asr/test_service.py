@@ -4,6 +4,7 @@ Chinese output through OpenCC, and the queue's 429 and 413 answers."""
 from __future__ import annotations
 
 import asyncio
+import io
 import threading
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -14,7 +15,9 @@ import pytest
 from inference.asr_server.engines.base import Segment, Window, WindowTranscript
 from inference.asr_server.serving import TranscriptionRequest, TranscriptionService
 from inference.asr_server.settings import AsrSettings, WindowSettings
-from inference.errors import MediaTooLarge, Overloaded
+from inference.asr_server.windowing import plan_windows
+from inference.audio import decode_audio
+from inference.errors import Overloaded
 from inference.settings import BatchSettings
 from tests.inference.asr.media import RATE, wav_bytes
 
@@ -47,16 +50,16 @@ class ScriptedEngine:
         pass
 
 
-def audio(seconds: float) -> bytes:
+def audio(seconds: float) -> io.BytesIO:
     t = np.arange(int(seconds * RATE)) / RATE
-    return wav_bytes((0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32))
+    return io.BytesIO(wav_bytes((0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)))
 
 
 @pytest.fixture
 async def service() -> AsyncIterator[tuple[TranscriptionService, ScriptedEngine]]:
     settings = AsrSettings(
         window=WindowSettings(vad=False),
-        batch=BatchSettings(max_batch_size=1, max_wait_ms=1.0, max_queue=3),
+        batch=BatchSettings(max_batch_size=1, max_wait_ms=1.0, max_queue=2),
     )
     engine = ScriptedEngine()
     running = TranscriptionService(engine, settings, ThreadPoolExecutor(1))
@@ -85,7 +88,7 @@ async def test_english_is_left_alone(
     assert [s.text for s in result.segments] == [SIMPLIFIED]
 
 
-async def test_full_queue_is_overloaded_and_too_many_windows_too_large(
+async def test_full_queue_is_overloaded(
     service: tuple[TranscriptionService, ScriptedEngine],
 ) -> None:
     running, engine = service
@@ -95,11 +98,37 @@ async def test_full_queue_is_overloaded_and_too_many_windows_too_large(
         if running.batcher.queue_depth >= 1:
             break
         await asyncio.sleep(0.01)
-    with pytest.raises(Overloaded):  # 3 more windows do not fit beside the queued one
+    with pytest.raises(Overloaded):  # no room for another request's windows in flight
         await running.transcribe(TranscriptionRequest(audio(80.0), "zh"))
-    with pytest.raises(MediaTooLarge, match="needs 4 windows"):  # could never fit
-        await running.transcribe(TranscriptionRequest(audio(100.0), "zh"))
     engine.release.set()
     result = await first
     assert [s.text for s in result.segments] == [TRADITIONAL, TRADITIONAL]
-    assert engine.batches == [1, 1]  # the refused requests never reached the model
+    assert engine.batches == [1, 1]  # the refused request never reached the model
+
+
+async def test_a_file_longer_than_the_queue_streams_through_it(
+    service: tuple[TranscriptionService, ScriptedEngine],
+) -> None:
+    running, engine = service
+    depths: list[int] = []
+    engine.release.clear()
+
+    async def watch() -> None:
+        while True:
+            depths.append(running.batcher.queue_depth)
+            engine.release.set()  # one batch at a time, while the depth is watched
+            await asyncio.sleep(0.005)
+
+    watcher = asyncio.create_task(watch())
+    try:
+        # 10 minutes is 20 windows or so; the queue holds 2, as many as the request keeps
+        # in flight.
+        result = await running.transcribe(TranscriptionRequest(audio(600.0), "zh"))
+    finally:
+        watcher.cancel()
+    # The same windows as one plan of the whole file (they are cut just short of 30 s).
+    windows = len(plan_windows(decode_audio(audio(600.0).getvalue())))
+    assert [s.text for s in result.segments] == [TRADITIONAL] * windows
+    assert result.duration == pytest.approx(600.0)
+    assert max(depths) <= 2
+    assert engine.batches == [1] * windows
