@@ -148,7 +148,7 @@ def test_the_summary_runs_while_the_lecture_is_transcribed(
     transcribed = [
         at
         for state, at in zip(run.progress.states, run.progress.times, strict=True)
-        if state["stage"] == "transcribing" and state.get("done_s") == state.get("total_s")
+        if state["stage"] == "transcribing" and state.get("done_s", -1) == state.get("total_s")
     ]
     mission_calls = [c for c in lectures.llm.calls() if run.pushed_at <= c.started]
     mission_calls = [c for c in mission_calls if c.ended <= run.pushed_at + run.wall_s]
