@@ -114,6 +114,7 @@ def _pipelined(stack: LectureStack, lecture: LectureFile) -> dict[str, Any]:
         "wall_s": round(run.wall_s, 2),
         "worker_rss_before_mib": round(worker_before / 1024, 1),
         "worker_peak_mib": round(rss_kib(stack.worker_pid, "VmHWM") / 1024, 1),
+        "worker_extra_mib": round((rss_kib(stack.worker_pid, "VmHWM") - worker_before) / 1024, 1),
         "asr_service_peak_mib": round(rss_kib(stack.asr_pid, "VmHWM") / 1024, 1),
         "timeline": {"windows": windows, "llm": _calls(stack.llm, run.pushed_at)},
     }
