@@ -131,7 +131,7 @@ def _plot(results: dict[str, Any]) -> Path:
         ax.axvline(results[name]["wall_s"], color="black", ls="--", label="mission done")
         ax.set_yticks([1.0, 0.45], ["ASR", "LLM calls"])
         ax.set_title(f"{name}: {results[name]['wall_s']:.0f} s")
-        ax.legend(loc="lower right", fontsize=8)
+        ax.legend(loc="center left", fontsize=8)
     axes[-1].set_xlabel("seconds since the lecture was pushed")
     fig.tight_layout()
     path = png_path("lecture")
