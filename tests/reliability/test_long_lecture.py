@@ -94,7 +94,7 @@ class Hour:
 
 
 @pytest.fixture(scope="module")
-def hour(lectures: LectureStack) -> Hour:
+def hour(lectures: LectureStack) -> Iterator[Hour]:
     """An hour of 44.1 kHz stereo WAV (635 MB, 29 minutes of speech): its ASR alone,
     the mission, and its LLM part alone, in that order, under the machine's bench lock."""
     lecture = write_lecture(
@@ -133,7 +133,8 @@ def hour(lectures: LectureStack) -> Hour:
         "ASR service peak %.0f MiB",
         asr_s, llm_s, run.wall_s, worker_extra_mib, asr_peak_mib,
     )  # fmt: skip
-    return Hour(run, asr_s, llm_s, result["content"], worker_extra_mib, asr_peak_mib)
+    yield Hour(run, asr_s, llm_s, result["content"], worker_extra_mib, asr_peak_mib)
+    lecture.path.unlink()  # 635 MB: pytest keeps the temporary folders of three sessions
 
 
 def test_the_summary_runs_while_the_lecture_is_transcribed(
@@ -217,6 +218,7 @@ def test_over_the_duration_limit_fails_readably_and_the_worker_goes_on(
     assert error.startswith("ASR service: "), error
     assert "Traceback" not in error
     assert "413" in error or "long" in error, error
+    too_long.path.unlink()
     short = write_lecture(lectures.audio / "short.m4a", seconds=60.0, paragraphs=2)
     after = run_mission(lectures, short, timeout=120)
     assert after.meta["status"] == "SUCCESS", after.meta
