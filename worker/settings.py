@@ -45,9 +45,10 @@ class WorkerSettings(BaseSettings):
     # Images, read whole for the OCR service.
     max_media_bytes: int = Field(200 * 1024 * 1024, ge=1)
     # Audio streams from disk; what refuses a long lecture is its duration (the ASR
-    # service's ASR_MAX_AUDIO_SECONDS, 413). This is only a sanity cap, far above a
-    # 4-hour 48 kHz stereo WAV (2.8 GB).
-    max_audio_bytes: int = Field(16 * 1024**3, ge=1)
+    # service's ASR_MAX_AUDIO_SECONDS, 413). This is only a sanity cap, the service's own
+    # (ASR_MAX_UPLOAD_BYTES): above a 4-hour 48 kHz stereo WAV (2.8 GB), and the most a
+    # WAV can hold (its sizes are 32-bit). A bigger file is refused before its upload.
+    max_audio_bytes: int = Field(4 * 1024**3, ge=1)
 
     # Credentials.
     private_key_path: Path = Path("/Security/private_key.pem")
