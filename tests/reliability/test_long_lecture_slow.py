@@ -74,16 +74,16 @@ def test_three_hours_end_to_end(lectures: LectureStack, name: str, rate: int, la
     assert run.meta["status"] == "SUCCESS", run.meta
     worker_extra_mib = (rss_kib(lectures.worker_pid, "VmHWM") - worker_before) / 1024
     asr_peak_mib = rss_kib(lectures.asr_pid, "VmHWM") / 1024
-    log.info(
-        "%s (%d bytes): %.0f s, worker +%.0f MiB, asr %.0f MiB",
-        name, lecture_size, run.wall_s, worker_extra_mib, asr_peak_mib,
-    )  # fmt: skip
     assert worker_extra_mib < WORKER_MIB
     assert asr_peak_mib < ASR_SERVICE_MIB
     status, result = lectures.row(run.file_id)
     assert status == "SUCCESS"
     assert result is not None
     words = len(result["content"].split())
+    log.info(
+        "%s (%d bytes): %.0f s, worker +%.0f MiB, asr %.0f MiB, %d words of %d",
+        name, lecture_size, run.wall_s, worker_extra_mib, asr_peak_mib, words, lecture.words,
+    )  # fmt: skip
     assert abs(words - lecture.words) <= 0.05 * lecture.words, (words, lecture.words)
     progress = [s for s in run.progress.states if s["stage"] == "transcribing" and "done_s" in s]
     assert progress[-1]["done_s"] == progress[-1]["total_s"]
