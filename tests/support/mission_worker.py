@@ -93,7 +93,7 @@ def mission_worker(
     db_url = f"sqlite:///{base / 'files.db'}"
     engine = create_engine(db_url)
     create_schema(engine)
-    client = redis.Redis.from_url(f"redis://127.0.0.1:{redis_port}/{redis_db}")
+    client = redis.Redis.from_url(f"redis://127.0.0.1:6379/{redis_db}")
     client.flushdb()
     port = free_port()
     hostname = f"ops-{uuid.uuid4().hex[:6]}@localhost"
