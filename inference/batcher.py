@@ -7,6 +7,10 @@ thread its service shares between batchers), so the event loop never blocks and 
 never runs two batches at once;
 while it runs, new items queue up and form the next, usually fuller, batch.
 
+A model that can run several batches at once (``lanes``: CTranslate2 replicas, one per
+core, for example) gets an executor of that many threads, and the waiting items are
+shared evenly between the free lanes.
+
 A batch that fails because one of its items is bad (a client error, 4xx in the error
 table) is run again item by item, so only the caller who sent the bad item gets the
 error; any other failure reaches every caller of the batch.
@@ -98,9 +102,12 @@ class DynamicBatcher(Generic[T, R]):
         max_wait_ms: float = 10.0,
         max_queue: int = 512,
         executor: ThreadPoolExecutor | None = None,
+        lanes: int = 1,
     ) -> None:
         if max_batch_size < 1:
             raise ValueError("max_batch_size must be at least 1")
+        if lanes < 1:
+            raise ValueError("lanes must be at least 1")
         self.name = name
         self.stats = BatcherStats()
         self._batch_fn = batch_fn
@@ -110,9 +117,15 @@ class DynamicBatcher(Generic[T, R]):
         self._pending: deque[_Pending[T, R]] = deque()
         self._arrived: asyncio.Event | None = None
         self._runner: asyncio.Task[None] | None = None
+        self._lanes = lanes
+        self._free_lanes = lanes
+        self._running: set[asyncio.Task[None]] = set()
         # Batchers of one service may share its model thread; only an own one is shut down.
-        self._owns_executor = executor is None
-        self._executor = executor or model_thread(name)
+        self._owns_executor = executor is None or lanes > 1
+        if lanes > 1:
+            self._executor = ThreadPoolExecutor(lanes, thread_name_prefix=f"model-{name}")
+        else:
+            self._executor = executor or model_thread(name)
 
     @property
     def queue_depth(self) -> int:
@@ -128,6 +141,9 @@ class DynamicBatcher(Generic[T, R]):
             self._runner.cancel()
             await asyncio.gather(self._runner, return_exceptions=True)
             self._runner = None
+        for running in list(self._running):
+            running.cancel()
+        await asyncio.gather(*self._running, return_exceptions=True)
         while self._pending:
             pending = self._pending.popleft()
             if not pending.future.done():
@@ -154,44 +170,62 @@ class DynamicBatcher(Generic[T, R]):
         return list(await asyncio.gather(*(self.submit(item) for item in items)))
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
+        lane_freed = asyncio.Event()
         while True:
+            while self._free_lanes == 0:
+                lane_freed.clear()
+                await lane_freed.wait()
             batch = await self._next_batch()
             if not batch:
                 continue
-            started = time.monotonic()
-            for pending in batch:
-                BATCH_WAIT.labels(self.name).observe(started - pending.enqueued)
-            self._record(len(batch))
-            try:
-                results = await loop.run_in_executor(
-                    self._executor, self._batch_fn, [p.item for p in batch]
+            self._free_lanes -= 1
+            task = asyncio.create_task(self._run_batch(batch))
+            self._running.add(task)
+
+            def freed(done: asyncio.Task[None]) -> None:
+                self._running.discard(done)
+                self._free_lanes += 1
+                lane_freed.set()
+
+            task.add_done_callback(freed)
+            if self._lanes == 1:
+                await asyncio.wait({task})  # one lane: the next batch forms meanwhile
+
+    async def _run_batch(self, batch: list[_Pending[T, R]]) -> None:
+        loop = asyncio.get_running_loop()
+        started = time.monotonic()
+        for pending in batch:
+            BATCH_WAIT.labels(self.name).observe(started - pending.enqueued)
+        self._record(len(batch))
+        try:
+            results = await loop.run_in_executor(
+                self._executor, self._batch_fn, [p.item for p in batch]
+            )
+            if len(results) != len(batch):
+                raise BatchSizeMismatch(
+                    f"{self.name}: {len(results)} results for {len(batch)} inputs"
                 )
-                if len(results) != len(batch):
-                    raise BatchSizeMismatch(
-                        f"{self.name}: {len(results)} results for {len(batch)} inputs"
-                    )
-            except Exception as exc:
-                if len(batch) > 1 and _caused_by_an_item(exc):
-                    extra = {"batcher": self.name, "size": len(batch)}
-                    log.info("an item was refused; running the batch item by item", extra=extra)
-                    answers = await loop.run_in_executor(
-                        self._executor, self._one_by_one, [p.item for p in batch]
-                    )
-                    for pending, answer in zip(batch, answers, strict=True):
-                        _settle(pending.future, answer)
-                    continue
-                # Every caller of the batch learns why it failed.
-                if not isinstance(exc, BatchSizeMismatch | Overloaded):
-                    log.warning("batch failed", extra={"batcher": self.name, "size": len(batch)})
-                for pending in batch:
-                    _settle(pending.future, exc)
-                continue
-            finally:
-                BATCH_DURATION.labels(self.name).observe(time.monotonic() - started)
-            for pending, result in zip(batch, results, strict=True):
-                if not pending.future.done():
-                    pending.future.set_result(result)
+        except Exception as exc:
+            if len(batch) > 1 and _caused_by_an_item(exc):
+                extra = {"batcher": self.name, "size": len(batch)}
+                log.info("an item was refused; running the batch item by item", extra=extra)
+                answers = await loop.run_in_executor(
+                    self._executor, self._one_by_one, [p.item for p in batch]
+                )
+                for pending, answer in zip(batch, answers, strict=True):
+                    _settle(pending.future, answer)
+                return
+            # Every caller of the batch learns why it failed.
+            if not isinstance(exc, BatchSizeMismatch | Overloaded):
+                log.warning("batch failed", extra={"batcher": self.name, "size": len(batch)})
+            for pending in batch:
+                _settle(pending.future, exc)
+            return
+        finally:
+            BATCH_DURATION.labels(self.name).observe(time.monotonic() - started)
+        for pending, result in zip(batch, results, strict=True):
+            if not pending.future.done():
+                pending.future.set_result(result)
 
     def _one_by_one(self, items: list[T]) -> list[R | Exception]:
         answers: list[R | Exception] = []
@@ -220,8 +254,10 @@ class DynamicBatcher(Generic[T, R]):
                 await asyncio.wait_for(arrived.wait(), remaining)
             except TimeoutError:
                 break
+        # Shared evenly between the free lanes: 19 windows on two lanes are 10 and 9.
+        size = min(self._max_batch_size, -(-len(self._pending) // self._free_lanes))
         batch: list[_Pending[T, R]] = []
-        while self._pending and len(batch) < self._max_batch_size:
+        while self._pending and len(batch) < size:
             pending = self._pending.popleft()
             if pending.future.done():  # the caller has gone
                 self.stats.dropped += 1

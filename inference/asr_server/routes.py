@@ -204,7 +204,7 @@ async def _events(
             if delta:
                 parts.append(delta)
             done_s = round(window.done_s, 3)
-            yield sse(TextDelta(delta=delta, done_s=done_s, total_s=round(job.duration, 3)))
+            yield sse(TextDelta(delta=delta, done_s=done_s, total_s=round(job.total_s, 3)))
         yield sse(TextDone(text="".join(parts)))
     except InferenceError as exc:
         yield sse(ErrorBody(error=ErrorDetail(message=exc.message, type=exc.code)), "error")

@@ -140,6 +140,7 @@ class TranscriptionService:
             max_wait_ms=batch.max_wait_ms,
             max_queue=batch.max_queue,
             executor=model_thread,
+            lanes=engine.lanes,
         )
         self._max_queue = batch.max_queue
         # Windows of one request decoded or waiting at once: two batches' worth keeps the

@@ -70,7 +70,14 @@ class AsrSettings(ServiceSettings):
     model_name: str = "whisper-1"
     # faster-whisper compute type; "auto" is int8 on CPU and float16 on CUDA.
     compute_type: str = "auto"
+    # CPU threads in all (0: every core the process may use), shared between the lanes.
     cpu_threads: int = Field(0, ge=0)
+    # faster-whisper replicas that each run a batch at once (0: one per core, at most 4,
+    # on a CPU; one on a GPU). See engines/faster.py plan_lanes.
+    lanes: int = Field(0, ge=0, le=16)
+    # faster-whisper's encoder: "torch-bf16" runs it in PyTorch bfloat16 (AMX), about 2.5x
+    # CTranslate2's int8 on a Xeon; "auto" picks it on a CPU with native bfloat16.
+    encoder: Literal["auto", "ctranslate2", "torch-bf16"] = "auto"
     # Greedy: with fallback and tail re-decoding it matches beam 5 on lectures at a third
     # of the decoder time (bench/results/asr.json: server_defaults against pipeline_defaults).
     beam_size: int = Field(1, ge=1, le=10)

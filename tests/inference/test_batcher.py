@@ -236,3 +236,43 @@ async def test_batchers_of_one_service_share_its_model_thread() -> None:
         thread.shutdown()
     assert first.threads == second.threads
     assert len(first.threads) == 1
+
+
+async def test_lanes_run_batches_at_once_and_share_the_queue_evenly() -> None:
+    model = RecordingModel(delay=0.3)
+    batcher = await started(
+        DynamicBatcher("lanes", model, max_batch_size=16, max_wait_ms=20.0, lanes=2)
+    )
+    try:
+        begun = time.monotonic()
+        results = await asyncio.gather(*(batcher.submit(i) for i in range(19)))
+        wall = time.monotonic() - begun
+    finally:
+        await batcher.stop()
+    assert results == [i * 2 for i in range(19)]
+    assert sorted(len(b) for b in model.batches) == [9, 10]  # not 16 and 3
+    assert len(model.threads) == 2
+    assert wall < 0.55  # the two batches overlapped (one after the other is 0.6 s)
+
+
+async def test_one_lane_never_overlaps_batches() -> None:
+    running = 0
+    overlapped = False
+    lock = threading.Lock()
+
+    def model(items: list[int]) -> list[int]:
+        nonlocal running, overlapped
+        with lock:
+            running += 1
+            overlapped |= running > 1
+        time.sleep(0.05)
+        with lock:
+            running -= 1
+        return items
+
+    batcher = await started(DynamicBatcher("one", model, max_batch_size=2, max_wait_ms=1.0))
+    try:
+        await asyncio.gather(*(batcher.submit(i) for i in range(10)))
+    finally:
+        await batcher.stop()
+    assert not overlapped

@@ -27,6 +27,8 @@ def _faster_whisper(settings: AsrSettings) -> AsrEngine:
         choose_placement(settings.device),
         compute_type=settings.compute_type,
         cpu_threads=settings.cpu_threads,
+        lanes=settings.lanes,
+        encoder=settings.encoder,
         beam_size=settings.beam_size,
         max_new_tokens=settings.max_new_tokens,
     )

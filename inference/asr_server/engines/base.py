@@ -85,6 +85,8 @@ class AsrEngine(Protocol):
 
     name: str
     multilingual: bool
+    # Batches the engine can run at once, each from its own thread (1: one at a time).
+    lanes: int
 
     def transcribe_windows(self, windows: Sequence[Window]) -> list[WindowTranscript]:
         """One transcript per window, in order. Blocking; called with a whole batch."""

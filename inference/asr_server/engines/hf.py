@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 class TransformersWhisperEngine:
     name = "transformers"
+    lanes = 1  # torch (or one Triton client): one batch at a time
 
     def __init__(
         self,

@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 class OpenAIWhisperEngine:
     name = "openai-whisper"
+    lanes = 1  # torch (or one Triton client): one batch at a time
 
     def __init__(
         self,

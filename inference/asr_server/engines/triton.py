@@ -51,6 +51,7 @@ def parse_transcript(outputs: dict[str, np.ndarray]) -> WindowTranscript:
 
 class TritonWhisperEngine:
     name = "triton"
+    lanes = 1  # Triton batches on its side
 
     def __init__(self, client: TritonModelClient) -> None:
         self._client = client

@@ -32,6 +32,7 @@ class ScriptedEngine:
 
     name = "scripted"
     multilingual = True
+    lanes = 1
 
     def __init__(self) -> None:
         self.release = threading.Event()
