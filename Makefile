@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint format bench services triton-local clean
+.PHONY: install demo test test-slow lint format bench services triton-local clean
 
 $(STAMP): pyproject.toml scripts/install.sh
 	bash scripts/install.sh $(VENV)
@@ -17,6 +17,10 @@ services:
 
 test: install services
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The 3-hour lectures (mp3, m4a, WAV): about 30 minutes on 2 cores.
+test-slow: install services
+	$(PY) -m pytest -m lecture_hours tests/reliability/test_long_lecture_slow.py $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -2,7 +2,8 @@
 (the flower image sets ``FLOWER_CONF`` to it).
 
 The worker's ``task-progress`` events carry a mission's stage (``queued``, ``transcribing``
-or ``recognizing``, ``prompting`` with ``done``/``total``, ``saving``). Flower keeps every
+with ``done_s``/``total_s`` seconds of audio, or ``recognizing``, ``prompting`` with
+``done``/``total``, ``saving``). Flower keeps every
 event field on its task but shows, and serves through its API, only Celery's standard
 task fields; adding the progress fields to that list makes ``/api/task/info``,
 ``/api/tasks`` and the task page show the stage. Flower executes this file in its own
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from celery.events.state import Task
 
-PROGRESS_FIELDS = ("stage", "done", "total")
+PROGRESS_FIELDS = ("stage", "done", "total", "done_s", "total_s")
 
 if "stage" not in Task._fields:
     Task._fields = (*Task._fields, *PROGRESS_FIELDS)

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -182,6 +183,19 @@ class ChatSession:
                 {"role": "user", "content": self._continue_prompt},
             ]
         return "".join(parts)
+
+    @contextmanager
+    def pool(self) -> Iterator[ThreadPoolExecutor]:
+        """Threads for up to ``concurrency`` calls in flight, submitted one by one (the
+        lecture's map step while its transcript streams). Calls not yet started when the
+        block ends on an error are cancelled."""
+        pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="llm")
+        try:
+            yield pool
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
 
     def map(self, function: Callable[[T], R], items: Iterable[T]) -> list[R]:
         """``function`` over ``items`` with up to ``concurrency`` calls in flight."""

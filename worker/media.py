@@ -1,4 +1,4 @@
-"""Reading the media file a task names, confined to the configured roots.
+"""Opening the media file a task names, confined to the configured roots.
 
 The ``file`` kwarg is a path on the volume shared with the backend. Anything that
 resolves outside the root of its kind (an absolute path elsewhere, ``..``, a symlink
@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 from worker.errors import PermanentError
 
@@ -38,11 +41,14 @@ def resolve_media(file: str, root: Path, extensions: frozenset[str]) -> Path:
     return real
 
 
-def read_media(path: Path, root: Path, max_bytes: int) -> bytes:
-    """The bytes of a path returned by :func:`resolve_media`.
+@contextmanager
+def open_media(path: Path, root: Path, max_bytes: int) -> Iterator[BinaryIO]:
+    """An open handle on a path returned by :func:`resolve_media`, for
+    streaming the file without holding it in memory.
 
     The open does not follow a final symlink and the opened descriptor is checked again,
-    so a file swapped for a link after :func:`resolve_media` is still refused.
+    so a file swapped for a link after :func:`resolve_media` is still refused. An empty
+    file, or one over ``max_bytes`` (a sanity cap), is refused before any byte is read.
     """
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
@@ -61,11 +67,20 @@ def read_media(path: Path, root: Path, max_bytes: int) -> bytes:
             real = Path(os.readlink(opened))
             if not real.is_relative_to(Path(os.path.realpath(root))):
                 raise PermanentError("media path is outside the media directory")
+        if info.st_size == 0:
+            raise PermanentError("media file is empty")
         if info.st_size > max_bytes:
             raise PermanentError("media file is too large")
+        yield handle
+
+
+def read_media(path: Path, root: Path, max_bytes: int) -> bytes:
+    """The bytes of a path returned by :func:`resolve_media` (images: small files that
+    the OCR service takes whole), with the checks of :func:`open_media`."""
+    with open_media(path, root, max_bytes) as handle:
         data = handle.read(max_bytes + 1)
     if not data:
         raise PermanentError("media file is empty")
-    if len(data) > max_bytes:
+    if len(data) > max_bytes:  # it grew after the size check
         raise PermanentError("media file is too large")
     return data

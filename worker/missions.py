@@ -7,6 +7,7 @@ raises :class:`PermanentError` / :class:`TransientError`. ``report`` publishes a
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import closing
 from typing import Any
 
 import redis
@@ -14,9 +15,16 @@ import redis
 from worker.crypto import decrypt_credential
 from worker.deadline import Deadline
 from worker.errors import PermanentError, TransientError
+from worker.lecture_stream import NoteSettings, summarize_while_transcribing
 from worker.llm import ChatSession, Credentials, build_routes
 from worker.mail import build_message, new_code, send, valid_address
-from worker.media import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS, read_media, resolve_media
+from worker.media import (
+    AUDIO_EXTENSIONS,
+    IMAGE_EXTENSIONS,
+    open_media,
+    read_media,
+    resolve_media,
+)
 from worker.requests import CredentialKwargs, MailKwargs, MediaKwargs, TextKwargs
 from worker.runtime import Runtime
 from worker.summarize import Answer, grade_essay, summarize_lecture
@@ -90,15 +98,18 @@ def _essay(rt: Runtime, session: ChatSession, essay: str, title: str, report: Re
 def lecture_from_audio(
     rt: Runtime, kwargs: MediaKwargs, report: Report, deadline: Deadline
 ) -> dict[str, Any]:
-    root = rt.settings.directory_audio
-    path = resolve_media(kwargs.file, root, AUDIO_EXTENSIONS)
+    """The file streams from disk to the ASR service, and its transcript streams back
+    into the map step of the summary (:mod:`worker.lecture_stream`)."""
+    s = rt.settings
+    path = resolve_media(kwargs.file, s.directory_audio, AUDIO_EXTENSIONS)
     session = open_session(rt, kwargs, deadline)
-    data = read_media(path, root, rt.settings.max_media_bytes)
-    report("transcribing")
-    transcript = rt.asr.transcribe(path.name, data, deadline).strip()
-    if not transcript:
-        raise PermanentError("no speech was recognised in the audio")
-    answer = _lecture(rt, session, transcript, kwargs.prompt, report)
+    notes = NoteSettings(s.llm_chunk_chars, s.llm_notes_max_tokens, s.openai_max_tokens)
+    with open_media(path, s.directory_audio, s.max_audio_bytes) as media:
+        report("transcribing")
+        with closing(rt.asr.stream_transcript(path.name, media, deadline)) as events:
+            transcript, answer = summarize_while_transcribing(
+                session, rt.prompts, events, kwargs.prompt, notes, report
+            )
     return _result(kwargs.prompt, transcript, answer, session)
 
 

@@ -12,7 +12,7 @@ import redis
 from Crypto.PublicKey import RSA
 
 from worker.crypto import load_private_key
-from worker.inference_client import InferenceClient
+from worker.inference_client import InferenceClient, StreamTimeouts
 from worker.llm import Endpoints
 from worker.mail import SmtpConfig
 from worker.prompts import PromptBook
@@ -77,7 +77,17 @@ def build_runtime(settings: WorkerSettings) -> Runtime:
         store=ResultStore(create_engine(settings.database_url.get_secret_value())),
         redis=redis.Redis.from_url(settings.broker_url(), health_check_interval=30),
         prompts=PromptBook(settings.prompt_dir),
-        asr=InferenceClient("ASR", settings.inference_asr_url, token, settings.inference_timeout_s),
+        asr=InferenceClient(
+            "ASR",
+            settings.inference_asr_url,
+            token,
+            settings.inference_timeout_s,
+            StreamTimeouts(
+                idle_s=settings.inference_stream_idle_s,
+                base_s=settings.inference_stream_base_s,
+                per_audio_s=settings.inference_stream_per_audio_s,
+            ),
+        ),
         ocr=InferenceClient("OCR", settings.inference_ocr_url, token, settings.inference_timeout_s),
         llm_http=openai.DefaultHttpxClient(),
         private_key=private_key,

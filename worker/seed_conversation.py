@@ -8,9 +8,10 @@ time. The benchmark and the tests run it against the same server and prompts as
 
 from __future__ import annotations
 
+from worker.chunking import split_chunks
 from worker.llm import ChatSession, Message
 from worker.prompts import PromptBook
-from worker.summarize import Answer, chunk_prompt, lecture_system, split_chunks
+from worker.summarize import Answer, chunk_prompt, lecture_system
 
 SECTIONS = ("重要觀念", "可能考題", "考試時間與範圍")
 

@@ -42,7 +42,13 @@ class WorkerSettings(BaseSettings):
     database_url: SecretStr = SecretStr("sqlite:///var/studysavvy.db")
     directory_audio: Path = Path("var/audio")
     directory_graph: Path = Path("var/graph")
+    # Images, read whole for the OCR service.
     max_media_bytes: int = Field(200 * 1024 * 1024, ge=1)
+    # Audio streams from disk; what refuses a long lecture is its duration (the ASR
+    # service's ASR_MAX_AUDIO_SECONDS, 413). This is only a sanity cap, the service's own
+    # (ASR_MAX_UPLOAD_BYTES): above a 4-hour 48 kHz stereo WAV (2.8 GB), and the most a
+    # WAV can hold (its sizes are 32-bit). A bigger file is refused before its upload.
+    max_audio_bytes: int = Field(4 * 1024**3, ge=1)
 
     # Credentials.
     private_key_path: Path = Path("/Security/private_key.pem")
@@ -66,7 +72,15 @@ class WorkerSettings(BaseSettings):
     inference_asr_url: str = "http://127.0.0.1:8101"
     inference_ocr_url: str = "http://127.0.0.1:8102"
     inference_token: SecretStr | None = None
+    # One OCR request; for ASR the wait until the transcript stream begins (upload,
+    # decoding and planning of the file).
     inference_timeout_s: float = Field(600.0, gt=0)
+    # Transcript stream: no byte (event or keepalive, sent every 15 s) for this long
+    # means a hung service; the whole request may take base + per_audio x the audio's
+    # duration, once the service has told it.
+    inference_stream_idle_s: float = Field(60.0, gt=0)
+    inference_stream_base_s: float = Field(300.0, gt=0)
+    inference_stream_per_audio_s: float = Field(1.0, gt=0)
 
     # Mail.
     smtp_host: str = "127.0.0.1"

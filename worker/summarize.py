@@ -16,12 +16,12 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from worker.chunking import split_chunks
 from worker.llm import ChatSession, Message
 from worker.prompts import PromptBook
 
 Progress = Callable[[int, int], None]
 
-_BREAKS = "。！？；\n.!?;"
 _HEADING = re.compile(r"^(#{1,6})[ \t]+\S", re.MULTILINE)
 # A line that is only a bold title ("**重要觀念**", "**評分：**"): models that skip "#".
 _BOLD_TITLE = re.compile(r"^[ \t]*\*\*[^*\n]+\*\*[ \t]*[:：]?[ \t]*$", re.MULTILINE)
@@ -31,24 +31,6 @@ _BOLD_TITLE = re.compile(r"^[ \t]*\*\*[^*\n]+\*\*[ \t]*[:：]?[ \t]*$", re.MULTI
 class Answer:
     summarize: str
     details: list[str]
-
-
-def split_chunks(text: str, size: int) -> list[str]:
-    """Pieces of about ``size`` characters, cut after a sentence end when one is near."""
-    text = text.strip()
-    chunks: list[str] = []
-    start = 0
-    while len(text) - start > size:
-        end = start + size
-        window = text[start + int(size * 0.8) : end]
-        cut = max(window.rfind(mark) for mark in _BREAKS)
-        if cut >= 0:
-            end = start + int(size * 0.8) + cut + 1
-        chunks.append(text[start:end].strip())
-        start = end
-    if text[start:].strip():
-        chunks.append(text[start:].strip())
-    return chunks
 
 
 def _section_starts(reply: str) -> list[int]:
@@ -90,6 +72,39 @@ def chunk_prompt(prompts: PromptBook, chunk: str, index: int, total: int) -> str
     )
 
 
+def lecture_note(
+    session: ChatSession,
+    prompts: PromptBook,
+    system: list[Message],
+    chunk: str,
+    index: int,
+    total: int,
+    max_tokens: int,
+) -> str:
+    """The map step: notes on chunk ``index`` of ``total``."""
+    request = chunk_prompt(prompts, chunk, index, total)
+    return session.complete([*system, {"role": "user", "content": request}], max_tokens)
+
+
+def lecture_answer(
+    session: ChatSession,
+    prompts: PromptBook,
+    system: list[Message],
+    transcript: str,
+    notes: list[str] | None,
+    max_tokens: int,
+) -> Answer:
+    """The reduce step: the three sections, from the notes (or from the transcript
+    itself when it fits one chunk and no notes were taken)."""
+    if notes:
+        source, content = prompts.text("lecture_source_notes"), "\n\n".join(notes)
+    else:
+        source, content = prompts.text("lecture_source_transcript"), transcript.strip()
+    final = prompts.text("lecture_final", source=source, content=content)
+    reply = session.complete([*system, {"role": "user", "content": final}], max_tokens)
+    return _answer(reply)
+
+
 def summarize_lecture(
     session: ChatSession,
     prompts: PromptBook,
@@ -109,8 +124,7 @@ def summarize_lecture(
 
     def note(item: tuple[int, str]) -> str:
         index, chunk = item
-        request = chunk_prompt(prompts, chunk, index, len(chunks))
-        text = session.complete([*system, {"role": "user", "content": request}], notes_max_tokens)
+        text = lecture_note(session, prompts, system, chunk, index, len(chunks), notes_max_tokens)
         with lock:
             done[0] += 1
             finished = done[0]
@@ -118,16 +132,11 @@ def summarize_lecture(
             progress(finished, total)
         return text
 
-    if len(chunks) > 1:
-        notes = session.map(note, enumerate(chunks, start=1))
-        source, content = prompts.text("lecture_source_notes"), "\n\n".join(notes)
-    else:
-        source, content = prompts.text("lecture_source_transcript"), transcript.strip()
-    final = prompts.text("lecture_final", source=source, content=content)
-    reply = session.complete([*system, {"role": "user", "content": final}], answer_max_tokens)
+    notes = session.map(note, enumerate(chunks, start=1)) if len(chunks) > 1 else None
+    answer = lecture_answer(session, prompts, system, transcript, notes, answer_max_tokens)
     if progress is not None:
         progress(total, total)
-    return _answer(reply)
+    return answer
 
 
 def grade_essay(

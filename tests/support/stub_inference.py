@@ -4,10 +4,18 @@ It speaks the two routes the worker uses (``POST /v1/audio/transcriptions`` and
 ``POST /v1/ocr``, multipart ``file``) with the services' error shape. Uploads whose bytes
 start with ``CORRUPT`` get 415 like a real decoder would answer; ``fail_next`` queues
 statuses (e.g. 503) for the next requests. Every upload is recorded.
+
+A transcription with ``stream=true`` answers server-sent events like the ASR service:
+the transcript in ``stream_pieces`` deltas (with one empty delta, a window without
+speech, after the first), each with ``done_s`` / ``total_s`` of ``stream_total_s``
+seconds, a keepalive comment before each, then the done event. ``break_next_stream``
+queues a fault for the next streams: ``error:<type>`` ends it with an error event after
+the first delta, ``cut`` closes it there, ``stall`` goes silent there for ``stall_s``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -47,17 +55,42 @@ class StubState:
     latency_s: float = 0.0
     uploads: list[Upload] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    stream_pieces: int = 3
+    stream_total_s: float = 60.0
+    # Seconds between two events of a stream.
+    stream_gap_s: float = 0.0
+    stall_s: float = 5.0
+    stream_faults: deque[str] = field(default_factory=deque)
 
 
-def _file_part(content_type: str, body: bytes) -> tuple[str, bytes] | None:
+def _parts(content_type: str, body: bytes) -> tuple[tuple[str, bytes] | None, dict[str, str]]:
+    """The file part (name, bytes) and the other form fields of a multipart body."""
     message = BytesParser(policy=HTTP).parsebytes(
         f"Content-Type: {content_type}\r\n\r\n".encode() + body
     )
+    found, form = None, {}
     for part in message.iter_parts():
-        if part.get_param("name", header="content-disposition") == "file":
-            payload = part.get_payload(decode=True)
-            return part.get_filename() or "", payload if isinstance(payload, bytes) else b""
-    return None
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        data = payload if isinstance(payload, bytes) else b""
+        if name == "file":
+            found = (part.get_filename() or "", data)
+        elif isinstance(name, str):
+            form[name] = data.decode(errors="replace")
+    return found, form
+
+
+def stream_deltas(text: str, pieces: int) -> list[str]:
+    """``text`` cut into ``pieces`` parts that join back to it, an empty one after the
+    first (a window where nobody spoke)."""
+    size = max(1, -(-len(text) // max(1, pieces)))
+    parts = [text[i : i + size] for i in range(0, len(text), size)] or [""]
+    return [parts[0], "", *parts[1:]]
+
+
+def sse(payload: dict[str, Any], event: str | None = None) -> bytes:
+    head = f"event: {event}\n" if event else ""
+    return f"{head}data: {json.dumps(payload, ensure_ascii=False)}\n\n".encode()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -81,7 +114,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         state = self.server.state
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        found = _file_part(self.headers.get("Content-Type", ""), body)
+        found, form = _parts(self.headers.get("Content-Type", ""), body)
         if found is None:
             self._send(422, {"error": {"message": "file is required", "type": "invalid_request"}})
             return
@@ -94,6 +127,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(failure)
         elif data.startswith(b"CORRUPT"):
             self._error(415)
+        elif self.path == "/v1/audio/transcriptions" and form.get("stream") == "true":
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # worker hung up
+                self._stream(state)
         elif self.path == "/v1/audio/transcriptions":
             self._send(200, {"text": state.transcript})
         elif self.path == "/v1/ocr":
@@ -109,6 +145,33 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, {"text": state.essay, "lines": lines, "width": 100, "height": 200})
         else:
             self._send(404, {"error": {"message": "not found", "type": "not_found"}})
+
+    def _stream(self, state: StubState) -> None:
+        with state.lock:
+            fault = state.stream_faults.popleft() if state.stream_faults else None
+        deltas = stream_deltas(state.transcript, state.stream_pieces)
+        total = state.stream_total_s
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.end_headers()  # HTTP/1.0: the body ends when the connection closes
+        for index, delta in enumerate(deltas):
+            time.sleep(state.stream_gap_s)
+            done = round(total * (index + 1) / len(deltas), 3)
+            event = {"type": "transcript.text.delta", "delta": delta, "done_s": done}
+            self.wfile.write(b": keepalive\n\n" + sse({**event, "total_s": total}))
+            self.wfile.flush()
+            if index == 0 and fault is not None:
+                if fault.startswith("error:"):
+                    error = {"message": "the stream failed", "type": fault[len("error:") :]}
+                    self.wfile.write(sse({"error": error}, "error"))
+                    return
+                if fault == "cut":
+                    return
+                if fault == "stall":
+                    time.sleep(state.stall_s)
+        done_event = {"type": "transcript.text.done", "text": "".join(deltas)}
+        self.wfile.write(sse(done_event))
 
 
 class _Server(ThreadingHTTPServer):
@@ -135,6 +198,11 @@ class StubInference:
     def fail_next(self, status: int, times: int = 1) -> None:
         with self.state.lock:
             self.state.failures.extend([status] * times)
+
+    def break_next_stream(self, fault: str, times: int = 1) -> None:
+        """``error:<type>``, ``cut`` or ``stall`` (see the module docstring)."""
+        with self.state.lock:
+            self.state.stream_faults.extend([fault] * times)
 
     def __enter__(self) -> StubInference:
         self._thread.start()

@@ -96,6 +96,35 @@ def test_inference_503_is_retried_then_succeeds(worker_env: WorkerEnv) -> None:
     assert result["content"] == TRANSCRIPT
 
 
+def test_transcript_stream_cut_midway_is_retried_with_a_new_upload(worker_env: WorkerEnv) -> None:
+    worker_env.stub.break_next_stream("cut")
+    file_id = worker_env.add_row("ASR")
+    path = worker_env.media("ASR", b"ID3 cut stream", ".mp3")
+    name = path.rsplit("/", 1)[1]
+    kwargs = {"id": file_id, "file": path, "prompt": "", **worker_env.credentials()}
+    assert worker_env.meta(worker_env.push("ASR_predict", kwargs))["status"] == "SUCCESS"
+    status, result = worker_env.row(file_id)
+    assert status == "SUCCESS"
+    assert result is not None
+    assert result["content"] == TRANSCRIPT
+    # The retry uploaded the file again: the stream cannot resume halfway.
+    assert sum(u.filename == name for u in worker_env.stub.state.uploads) == 2
+
+
+def test_error_event_in_the_stream_fails_or_retries_by_its_type(worker_env: WorkerEnv) -> None:
+    worker_env.stub.break_next_stream("error:corrupt_media")
+    file_id = worker_env.add_row("ASR")
+    path = worker_env.media("ASR", b"ID3 broken later", ".m4a")
+    kwargs = {"id": file_id, "file": path, "prompt": "", **worker_env.credentials()}
+    expect_failure(worker_env, "ASR_predict", kwargs, "ASR service: the stream failed")
+    failed_row(worker_env, file_id, "ASR service: the stream failed")
+    worker_env.stub.break_next_stream("error:overloaded")
+    file_id = worker_env.add_row("ASR")
+    kwargs = {"id": file_id, "file": path, "prompt": "", **worker_env.credentials()}
+    assert worker_env.meta(worker_env.push("ASR_predict", kwargs))["status"] == "SUCCESS"
+    still_serving(worker_env)
+
+
 def test_llm_down_fails_after_bounded_retries(worker_env: WorkerEnv) -> None:
     # SDK: 1 retry per attempt; Celery: 2 retries -> 6 calls, all refused with 503.
     worker_env.llm.fail_next(503, times=6, retry_after=0.01)

@@ -113,6 +113,8 @@ def test_flower_shows_a_missions_state_and_progress_stages(
     assert [order.index(s) for s in stages] == sorted(order.index(s) for s in stages), stages
     # The last task-progress event (saving) stays on the finished task.
     assert final["stage"] == "saving", final
+    # The audio progress fields are served too (empty for a text mission).
+    assert (final["done_s"], final["total_s"]) == (None, None), final
     listed = api_tasks(flower)[task_id]
     assert (listed["state"], listed["stage"]) == ("SUCCESS", "saving")
     # Flower counted every task-progress event the mission sent: queued, one or more
