@@ -104,6 +104,8 @@ def write_lecture(
     container_format, default_codec, bit_rate = FORMATS[path.suffix]
     with av.open(str(path), mode="w", format=container_format) as container:
         stream = container.add_stream(codec or default_codec, rate=rate, layout=layout)
+        if not isinstance(stream, av.AudioStream):  # pragma: no cover - audio codecs only
+            raise TypeError(f"{codec or default_codec} is not an audio codec")
         if bit_rate:
             stream.bit_rate = bit_rate
         fifo = av.AudioFifo()

@@ -87,7 +87,7 @@ def watch_progress(client: redis.Redis, task_id: str) -> Iterator[Progress]:
     """Collects ``task_id``'s states (the Redis result backend publishes each one on its
     key's channel) and Celery events (the ``celeryev`` fanout) while the block runs."""
     seen = Progress()
-    pubsub = client.pubsub(ignore_subscribe_messages=True)
+    pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
     pubsub.subscribe(f"celery-task-meta-{task_id}")
     pubsub.psubscribe("*celeryev*")
     stop = threading.Event()

@@ -20,6 +20,9 @@ from typing import Any
 
 import numpy as np
 
+# Windows encoded at once. The attention of 1500 frames is materialised per window: 16 at
+# once took 410 MB more and 5.8 s, 4 at a time 193 MB and 3.7 s (one thread, tiny.en).
+_SUB_BATCH = 4
 # CTranslate2's DataType enum order (include/ctranslate2/types.h).
 _DTYPES: dict[int, Any] = {0: np.float32, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.float16}
 
@@ -88,9 +91,12 @@ class TorchEncoder:
     def encode(self, features: np.ndarray) -> np.ndarray:
         import torch
 
+        parts = []
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
-            states = self._forward(torch.from_numpy(np.ascontiguousarray(features)))
-        result: np.ndarray = states.float().numpy()
+            for start in range(0, features.shape[0], _SUB_BATCH):
+                chunk = np.ascontiguousarray(features[start : start + _SUB_BATCH])
+                parts.append(self._forward(torch.from_numpy(chunk)).float().numpy())
+        result: np.ndarray = np.concatenate(parts)
         return result
 
     def _forward(self, x: Any) -> Any:
