@@ -143,9 +143,9 @@ class TranscriptionService:
             lanes=engine.lanes,
         )
         self._max_queue = batch.max_queue
-        # Windows of one request decoded or waiting at once: two batches' worth keeps the
-        # model busy while the next block is decoded, and bounds the request's memory.
-        self._inflight = max(1, min(2 * batch.max_batch_size, batch.max_queue))
+        # Windows of one request decoded or waiting at once: two batches' worth per lane
+        # keeps the model busy while the next block is decoded, and bounds the memory.
+        self._inflight = max(1, min(2 * batch.max_batch_size * engine.lanes, batch.max_queue))
 
     async def start(self) -> None:
         await asyncio.to_thread(known_languages)  # imports a tokenizer module: not on the loop

@@ -94,9 +94,10 @@ class AsrSettings(ServiceSettings):
     stream_keepalive_s: float = Field(15.0, gt=0.0, le=300.0)
     window: WindowSettings = WindowSettings()
     decode: DecodeSettings = DecodeSettings()
-    # A 10-minute lecture packs into about 20 windows: one request fills a batch of 16,
-    # and on a CPU the decoder's cost per window falls with the batch.
-    batch: BatchSettings = BatchSettings(max_batch_size=16)
+    # Windows per model call (per lane). On a CPU the cost per window hardly falls past 4,
+    # and memory grows with the batch (CTranslate2's cross-attention caches): an hour of
+    # dense speech peaked at 2.46 GB with 16, 2.01 GB with 8 (and was faster).
+    batch: BatchSettings = BatchSettings(max_batch_size=8)
     # Triton engine (module written in the Triton issue).
     triton_url: str = "127.0.0.1:8000"
     triton_model: str = "whisper"
