@@ -21,7 +21,6 @@ decide the ratio. Writes bench/results/asr.json and asr.png.
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import io
 import logging
 import re
@@ -34,29 +33,16 @@ from typing import Any
 import httpx
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bench.common import new_figure, png_path, write_json
+from bench.common import bench_lock, new_figure, png_path, write_json
 
 log = logging.getLogger("bench.asr")
 
 THREADS = 2
-LOCK = Path("/tmp/cpu-bench.lock")  # noqa: S108 - the lock every bench of this machine takes
 GREEDY = {"ASR_BEAM_SIZE": "1"}
 ABLATIONS = {
     "server_ctranslate2_encoder": {"ASR_ENCODER": "ctranslate2"},
     "server_one_lane": {"ASR_LANES": "1"},
 }
-
-
-@contextmanager
-def _locked() -> Iterator[None]:
-    """Each measurement alone holds the machine's bench lock (shared with other benches),
-    so that none overlaps another's and the lock is never held while idle."""
-    with LOCK.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class AsrBenchSettings(BaseSettings):
@@ -190,7 +176,7 @@ def _server_run(base: str, lecture: Any, concurrency: int) -> dict[str, Any]:
             texts = await asyncio.gather(*(one(client) for _ in range(concurrency)))
             return list(texts), time.perf_counter() - started
 
-    with _locked():
+    with bench_lock():
         texts, wall = asyncio.run(run())
     score = _score(lecture.text, texts[0], lecture.seconds * concurrency, wall)
     score["concurrency"] = concurrency
@@ -218,7 +204,7 @@ def _model() -> Any:
 
 def _timed(lecture: Any, run: Callable[[Any, io.BytesIO], str], **extra: Any) -> dict[str, Any]:
     model = _model()
-    with _locked():
+    with bench_lock():
         started = time.perf_counter()
         text = run(model, io.BytesIO(lecture.wav))
         wall = time.perf_counter() - started
@@ -252,7 +238,7 @@ def _seed(lecture: Any, chunk_seconds: float) -> dict[str, Any]:
     from inference.audio import SAMPLE_RATE, decode_audio
     from inference.device import choose_placement
 
-    with _locked():
+    with bench_lock():
         started = time.perf_counter()
         engine = FasterWhisperEngine(
             None, choose_placement("cpu"), cpu_threads=THREADS, beam_size=1

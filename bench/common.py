@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import platform
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
+LOCK = Path("/tmp/cpu-bench.lock")  # noqa: S108 - the lock every bench of this machine takes
+
+
+@contextmanager
+def bench_lock() -> Iterator[None]:
+    """The machine's bench lock, held for one timed measurement (or a whole run), so that
+    no other benchmark runs beside it and the lock is never held while idle."""
+    with LOCK.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def machine() -> dict[str, Any]:

@@ -25,8 +25,7 @@ from typing import Any
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bench.asr import _locked
-from bench.common import new_figure, png_path, write_json
+from bench.common import bench_lock, new_figure, png_path, write_json
 from tests.support.fake_llm import FakeLLM
 from tests.support.lecture_audio import LectureFile, write_lecture
 from tests.support.lecture_stack import (
@@ -154,7 +153,7 @@ def main() -> None:
                 paragraphs=settings.paragraphs,
             )
             size = lecture.path.stat().st_size
-            with _locked():
+            with bench_lock():
                 sequential = _sequential(stack, lecture)
                 pipelined = _pipelined(stack, lecture)
     longer = max(sequential["asr_s"], sequential["llm_s"])

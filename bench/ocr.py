@@ -18,21 +18,19 @@ Writes ``bench/results/ocr.json`` and ``ocr.png``. GPU figures are not measured 
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import logging
 import os
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
 
-from bench.common import new_figure, png_path, write_json
+from bench.common import bench_lock, new_figure, png_path, write_json
 from inference.images import decode_image
 from inference.ocr_server.detectors.craft_net import load_craft
 from inference.ocr_server.detectors.postprocess import Thresholds, boxes_from_maps, prepare_batch
@@ -52,7 +50,6 @@ CONCURRENCY = (1, 4)
 REQUESTS = {1: PAGES, 4: 4}
 PAIRED_ROUNDS = 3
 ISSUE_BOUND = 0.35  # page latency / eager CRAFT forward, at most
-LOCK = Path("/tmp/cpu-bench.lock")  # noqa: S108 - the lock every bench of this machine takes
 # name -> (detector engine, precision, recognizer engine, precision); "default" is auto.
 ENGINES: dict[str, tuple[str, str, str, str]] = {
     "torch fp32": ("craft", "auto", "crnn", "auto"),
@@ -73,16 +70,6 @@ def essay_pages() -> list[tuple[bytes, str]]:
         assert page.image.size == (WIDTH, HEIGHT), page.image.size
         pages.append((png_bytes(page.image), page.text))
     return pages
-
-
-@contextmanager
-def bench_lock() -> Iterator[None]:
-    with LOCK.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def best_of(fn: Callable[[], object], repeats: int) -> float:

@@ -6,7 +6,6 @@ lecture benchmark. Also: watching a mission's progress, and a process's peak mem
 from __future__ import annotations
 
 import base64
-import fcntl
 import json
 import threading
 import time
@@ -33,21 +32,6 @@ API_KEY = "sk-lecture-test-key-0013"
 # The issue's bounds: the worker's extra memory per mission, the ASR service's peak.
 WORKER_MIB = 64
 ASR_SERVICE_MIB = 2.5 * 1024
-
-
-LOCK = Path("/tmp/cpu-bench.lock")  # the lock every timed measurement takes
-
-
-@contextmanager
-def bench_lock() -> Iterator[None]:
-    """The machine's bench lock (as bench/asr.py takes it), held for a timed measurement
-    so that no benchmark of another session runs beside it."""
-    with LOCK.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def rss_kib(pid: int, field_name: str = "VmRSS") -> int:
