@@ -9,7 +9,7 @@ while it runs, new items queue up and form the next, usually fuller, batch.
 
 A model that can run several batches at once (``lanes``: CTranslate2 replicas, one per
 core, for example) gets an executor of that many threads, and the waiting items are
-shared evenly between the free lanes.
+shared evenly between the lanes (a lane that frees first takes its share, not all).
 
 A batch that fails because one of its items is bad (a client error, 4xx in the error
 table) is run again item by item, so only the caller who sent the bad item gets the
@@ -119,6 +119,9 @@ class DynamicBatcher(Generic[T, R]):
         self._runner: asyncio.Task[None] | None = None
         self._lanes = lanes
         self._free_lanes = lanes
+        # Lanes still to take an equal share of one cut of the queue, and that share.
+        self._shares_left = 0
+        self._share = 0
         self._running: set[asyncio.Task[None]] = set()
         # Batchers of one service may share its model thread; only an own one is shut down.
         self._owns_executor = executor is None or lanes > 1
@@ -242,6 +245,7 @@ class DynamicBatcher(Generic[T, R]):
         if arrived is None:
             raise RuntimeError(f"batcher {self.name} is not started")
         while not self._pending:
+            self._shares_left = 0  # a cut that ran dry: its shares are gone
             arrived.clear()
             await arrived.wait()
         deadline = time.monotonic() + self._max_wait
@@ -254,8 +258,7 @@ class DynamicBatcher(Generic[T, R]):
                 await asyncio.wait_for(arrived.wait(), remaining)
             except TimeoutError:
                 break
-        # Shared evenly between the free lanes: 19 windows on two lanes are 10 and 9.
-        size = min(self._max_batch_size, -(-len(self._pending) // self._free_lanes))
+        size = min(self._max_batch_size, self._share_size())
         batch: list[_Pending[T, R]] = []
         while self._pending and len(batch) < size:
             pending = self._pending.popleft()
@@ -265,6 +268,24 @@ class DynamicBatcher(Generic[T, R]):
             batch.append(pending)
         QUEUE_DEPTH.labels(self.name).set(len(self._pending))
         return batch
+
+    def _share_size(self) -> int:
+        """How many waiting items the lane about to run takes.
+
+        Lanes free at once split the queue evenly (19 items on two lanes are 10 and 9, not
+        16 and 3). A lane that frees while others work takes its share as if they were
+        free too: they soon will be, and taking all that waits would leave them idle
+        (measured on a lecture: 7 windows in one call for 5.1 s while the other lane idled).
+        """
+        if self._shares_left:
+            self._shares_left -= 1
+            return self._share
+        waiting = len(self._pending)
+        if self._free_lanes == self._lanes:
+            self._share = -(-waiting // self._free_lanes)
+            self._shares_left = self._free_lanes - 1
+            return self._share
+        return -(-waiting // self._lanes)
 
     def _record(self, size: int) -> None:
         BATCH_SIZE.labels(self.name).observe(size)

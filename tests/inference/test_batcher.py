@@ -255,6 +255,30 @@ async def test_lanes_run_batches_at_once_and_share_the_queue_evenly() -> None:
     assert wall < 0.55  # the two batches overlapped (one after the other is 0.6 s)
 
 
+async def test_a_lane_freed_while_another_works_takes_its_share_not_the_queue() -> None:
+    batches: list[list[int]] = []
+
+    def model(items: list[int]) -> list[int]:
+        batches.append(list(items))
+        time.sleep(1.0 if 0 in items else 0.1)  # item 0 keeps its lane busy
+        return items
+
+    batcher = await started(
+        DynamicBatcher("share", model, max_batch_size=16, max_wait_ms=5.0, lanes=2)
+    )
+    try:
+        first = asyncio.gather(batcher.submit(0), batcher.submit(1))
+        await asyncio.sleep(0.05)  # both lanes took one item; 8 more arrive
+        rest = asyncio.gather(*(batcher.submit(i) for i in range(2, 10)))
+        assert await first == [0, 1]
+        assert await rest == list(range(2, 10))
+    finally:
+        await batcher.stop()
+    assert sorted(map(len, batches[:2])) == [1, 1]
+    # The lane that freed first took half of the 8 (the other was still busy), not all 8.
+    assert batches[2] == [2, 3, 4, 5]
+
+
 async def test_one_lane_never_overlaps_batches() -> None:
     running = 0
     overlapped = False
