@@ -26,3 +26,41 @@ def choose_placement(preference: Literal["auto", "cpu", "cuda"] = "auto") -> Pla
     if preference == "cpu" or not has_cuda:
         return Placement(device="cpu", half=False)
     return Placement(device="cuda", half=True)
+
+
+# oneDNN's instruction sets with native bfloat16 arithmetic (ONEDNN_MAX_CPU_ISA values).
+_BF16_ISAS = frozenset(
+    {
+        "AVX512_CORE_BF16",
+        "AVX512_CORE_FP16",
+        "AVX512_CORE_AMX",
+        "AVX512_CORE_AMX_FP16",
+        "AVX10_1_512",
+        "AVX10_1_512_AMX",
+        "AVX10_1_512_AMX_FP16",
+        "ALL",
+        "DEFAULT",
+    }
+)
+
+
+def cpu_has_bf16() -> bool:
+    """The CPU has bfloat16 instructions (AMX tiles or AVX-512 BF16) and nothing caps the
+    libraries below them: bf16 matrix kernels may beat the int8 or float32 ones. Whether
+    they do is measured (inference/tuning.py). A cap (``ONEDNN_MAX_CPU_ISA=AVX2``,
+    ``ATEN_CPU_CAPABILITY=avx2``) emulates a CPU class without them, where bf16 is
+    emulated and never pays."""
+    import torch
+
+    from inference.tuning import isa_caps
+
+    caps = isa_caps()
+    onednn = (caps["ONEDNN_MAX_CPU_ISA"] or caps["DNNL_MAX_CPU_ISA"] or "ALL").upper()
+    if onednn not in _BF16_ISAS:
+        return False
+    if not torch.backends.cpu.get_cpu_capability().startswith("AVX512"):
+        return False  # ATEN_CPU_CAPABILITY caps PyTorch's own kernels below AVX-512
+    cpu = torch.cpu
+    amx = getattr(cpu, "_is_amx_tile_supported", lambda: False)()
+    avx = getattr(cpu, "_is_avx512_bf16_supported", lambda: False)()
+    return bool(amx or avx)

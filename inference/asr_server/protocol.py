@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -80,6 +80,8 @@ class ModelCard(BaseModel):
     batches: int
     windows: int
     max_batch: int
+    # Parts chosen on this machine (auto settings), how, and the seconds measured for each.
+    choices: dict[str, dict[str, Any]] = {}
 
 
 class ModelList(BaseModel):

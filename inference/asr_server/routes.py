@@ -252,5 +252,6 @@ async def list_models(service: ServiceDep, settings: SettingsDep) -> ModelList:
         batches=stats.batches,
         windows=stats.items,
         max_batch=stats.max_batch,
+        choices=getattr(service.engine, "choices", {}),
     )
     return ModelList(data=[card])

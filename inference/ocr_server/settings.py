@@ -15,6 +15,7 @@ from pydantic_settings import SettingsConfigDict
 
 from inference.ocr_server.ort.cache import default_cache_dir
 from inference.settings import BatchSettings, ServiceSettings
+from inference.tuning import default_dir
 
 PACKAGED_MODELS = "easyocr_en_models"
 LINE_PIXELS = 64 * 64  # one square line crop at the CRNN's input height
@@ -90,6 +91,9 @@ class OcrSettings(ServiceSettings):
 
     port: int = 8102
     max_bytes: int = Field(20 * 1024 * 1024, ge=1)
+    # Engine choices measured on this machine (inference/tuning.py), one JSON file each;
+    # a read-only folder only means the next start measures again.
+    tuning_dir: Path = Field(default_factory=default_dir)
     max_pixels: int = Field(40_000_000, ge=1)
     detector: DetectorSettings = DetectorSettings()
     recognizer: RecognizerSettings = RecognizerSettings()

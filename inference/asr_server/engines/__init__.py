@@ -31,6 +31,7 @@ def _faster_whisper(settings: AsrSettings) -> AsrEngine:
         encoder=settings.encoder,
         beam_size=settings.beam_size,
         max_new_tokens=settings.max_new_tokens,
+        tuning_dir=settings.tuning_dir,
     )
 
 

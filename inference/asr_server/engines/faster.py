@@ -21,6 +21,7 @@ from inference.asr_server.engines.base import (
     split_timestamped,
     transcribe_grouped,
 )
+from inference.asr_server.engines.encoder_choice import choose_encoder
 from inference.device import Placement
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,17 @@ log = logging.getLogger(__name__)
 # Whisper's own rule for a window that holds no speech.
 NO_SPEECH_PROB = 0.6
 LOGPROB_THRESHOLD = -1.0
+
+
+# Windows encoded (by CTranslate2), and aligned, at a time on a CPU: the transient memory
+# of both grows with the batch, their time per window does not (tiny.en, one lane thread:
+# the encoder took +590 MB for 8 windows, +206 MB for 4; the alignment +304 MB and
+# +163 MB). The bfloat16 encoder has its own sub-batch (engines/torch_encoder.py).
+_CPU_CHUNK = 4
+
+
+def _chunks(count: int) -> range:
+    return range(0, count, _CPU_CHUNK)
 
 
 def bundled_model_dir() -> Path:
@@ -65,12 +77,14 @@ class FasterWhisperEngine:
         encoder: str = "auto",
         beam_size: int = 1,
         max_new_tokens: int = 224,
+        tuning_dir: Path | None = None,
     ) -> None:
         from faster_whisper import WhisperModel
 
         if compute_type == "auto":
             compute_type = "float16" if placement.half else "int8"
         self.lanes, threads = plan_lanes(placement, cpu_threads, lanes)
+        self._device = placement.device
         self._model = WhisperModel(
             str(model_dir or bundled_model_dir()),
             device=placement.device,
@@ -80,9 +94,12 @@ class FasterWhisperEngine:
             local_files_only=True,
         )
         self.multilingual: bool = bool(self._model.model.is_multilingual)
-        self._torch_encoder = self._load_torch_encoder(
-            Path(model_dir or bundled_model_dir()), placement, encoder, threads
-        )
+        # auto on a CPU: the faster encoder measured here (engines/encoder_choice.py).
+        self.encoder_choice = choose_encoder(
+            self._model, Path(model_dir or bundled_model_dir()), placement, encoder, threads,
+            tuning_dir,
+        )  # fmt: skip
+        self._torch_encoder = self.encoder_choice.loaded
         self._beam_size = beam_size
         self._max_new_tokens = max_new_tokens
         log.info(
@@ -92,38 +109,40 @@ class FasterWhisperEngine:
                 "compute_type": compute_type,
                 "lanes": self.lanes,
                 "threads_per_lane": threads,
-                "encoder": "torch-bf16" if self._torch_encoder else "ctranslate2",
+                "encoder": self.encoder_choice.choice.engine,
             },
         )
+
+    @property
+    def choices(self) -> dict[str, dict[str, object]]:
+        return {"encoder": self.encoder_choice.choice.describe()}
 
     def transcribe_windows(self, windows: Sequence[Window]) -> list[WindowTranscript]:
         return transcribe_grouped(windows, self._decode_group)
 
-    @staticmethod
-    def _load_torch_encoder(
-        model_dir: Path, placement: Placement, encoder: str, threads: int
-    ) -> Any:
-        """The bfloat16 encoder where it is chosen (auto: a CPU with native bfloat16)."""
-        if encoder == "ctranslate2" or placement.device != "cpu":
-            return None
-        from inference.asr_server.engines.torch_encoder import TorchEncoder, bf16_is_fast
-
-        if encoder == "auto" and not bf16_is_fast():
-            return None
-        try:
-            return TorchEncoder(model_dir, threads)
-        except ValueError as exc:  # a quantized model.bin: its encoder stays in CTranslate2
-            if encoder != "auto":
-                raise
-            log.info("bfloat16 encoder not used", extra={"reason": str(exc)})
-            return None
-
     def _encode(self, features: np.ndarray) -> Any:
-        if self._torch_encoder is None:
+        """Encoder states: a numpy array on a CPU (so that parts of the batch can be taken
+        without a copy), CTranslate2's StorageView on a GPU (where slicing would copy it
+        off the device)."""
+        if self._device != "cpu":
             return self._model.encode(features)
+        if self._torch_encoder is not None:
+            return self._torch_encoder.encode(features)
+        return np.concatenate(
+            [
+                np.asarray(self._model.encode(features[at : at + _CPU_CHUNK]))
+                for at in _chunks(len(features))
+            ]
+        )
+
+    @staticmethod
+    def _states(encoded: Any, start: int = 0, stop: int | None = None) -> Any:
+        """The StorageView CTranslate2 takes, of windows ``start:stop`` (all on a GPU)."""
+        if not isinstance(encoded, np.ndarray):
+            return encoded
         import ctranslate2
 
-        return ctranslate2.StorageView.from_array(self._torch_encoder.encode(features))
+        return ctranslate2.StorageView.from_array(np.ascontiguousarray(encoded[start:stop]))
 
     def close(self) -> None:
         del self._model
@@ -140,7 +159,8 @@ class FasterWhisperEngine:
             [pad_or_trim(model.feature_extractor(w.audio)[..., :-1]) for w in windows]
         )
         encoded = self._encode(features)
-        languages = self._languages(encoded, options, len(windows))
+        states = self._states(encoded)
+        languages = self._languages(states, options, len(windows))
         tokenizer = Tokenizer(
             model.hf_tokenizer, self.multilingual, task=options.task, language=languages[0]
         )
@@ -151,7 +171,7 @@ class FasterWhisperEngine:
         prompts = [self._with_language(base_prompt, tokenizer, lang) for lang in languages]
         sampling = {"sampling_topk": 0, "sampling_temperature": options.temperature}
         results = model.model.generate(
-            encoded,
+            states,
             prompts,
             # Beam search is for the first, deterministic try; a fallback samples.
             beam_size=self._beam_size if options.temperature == 0 else 1,
@@ -199,15 +219,21 @@ class FasterWhisperEngine:
         encoded: Any,
         windows: Sequence[Window],
     ) -> list[list[Word]]:
-        """Word times from the cross-attention of all windows, in one batched call."""
+        """Word times from the cross-attention of the windows: in one batched call on a
+        GPU, a few windows at a time on a CPU (its memory grows with the batch)."""
         text_tokens = [[t for t in seq if t < tokenizer.eot] for seq in tokens]
         frames = [min(int(w.seconds * 100), 3000) for w in windows]
         # Windows without text get a placeholder: the batch stays whole (slicing the
         # encoder output would copy it off the GPU), and their words are dropped.
         placeholder = tokenizer.encode(" .")
-        found = self._model.find_alignment(
-            tokenizer, [t or placeholder for t in text_tokens], encoded, frames
-        )
+        texts = [t or placeholder for t in text_tokens]
+        parts = _chunks(len(windows)) if isinstance(encoded, np.ndarray) else [0]
+        found = []
+        for at in parts:
+            stop = at + _CPU_CHUNK if len(parts) > 1 else None
+            found += self._model.find_alignment(
+                tokenizer, texts[at:stop], self._states(encoded, at, stop), frames[at:stop]
+            )
         aligned: list[list[Word]] = []
         for window, text, alignment in zip(windows, text_tokens, found, strict=True):
             duration = window.seconds

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from inference.device import cpu_has_bf16
+
 # Windows encoded at once. The attention of 1500 frames is materialised per window: 16 at
 # once took 410 MB more and 5.8 s, 4 at a time 193 MB and 3.7 s (one thread, tiny.en).
 _SUB_BATCH = 4
@@ -29,12 +31,7 @@ _DTYPES: dict[int, Any] = {0: np.float32, 1: np.int8, 2: np.int16, 3: np.int32, 
 
 def bf16_is_fast() -> bool:
     """True on a CPU with AMX tiles or AVX-512 BF16, where bfloat16 matmuls are native."""
-    import torch
-
-    cpu = torch.cpu
-    amx = getattr(cpu, "_is_amx_tile_supported", lambda: False)()
-    avx = getattr(cpu, "_is_avx512_bf16_supported", lambda: False)()
-    return bool(amx or avx)
+    return cpu_has_bf16()
 
 
 def read_encoder_weights(model_dir: Path) -> dict[str, np.ndarray]:

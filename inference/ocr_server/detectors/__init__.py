@@ -32,10 +32,27 @@ class PageDetector(Protocol):
 
 
 def create_detector(settings: OcrSettings, placement: Placement) -> PageDetector:
-    from inference.ocr_server.ort.choice import resolve_detector
+    from inference.ocr_server.ort.choice import detector_candidates, resolve_detector
 
     config = settings.detector
-    engine, precision = resolve_detector(config.engine, config.precision, placement)
+    candidates = detector_candidates(config.engine, config.precision, placement)
+    if len(candidates) > 1:  # auto on a CPU: the fastest here, measured once and cached
+        from inference.ocr_server.detectors.measured import fastest_detector
+
+        return fastest_detector(settings, placement, candidates, build_detector)
+    engine, precision = (
+        candidates[0]
+        if candidates
+        else resolve_detector(config.engine, config.precision, placement)
+    )
+    return build_detector(settings, placement, engine, precision)
+
+
+def build_detector(
+    settings: OcrSettings, placement: Placement, engine: str, precision: str
+) -> PageDetector:
+    """The detector ``engine`` at ``precision`` (both resolved: no ``auto`` engine)."""
+    config = settings.detector
     thresholds = Thresholds(config.text_threshold, config.link_threshold, config.low_text)
     if engine == "craft-onnx":
         from inference.ocr_server.detectors.craft_onnx import CraftOnnxDetector

@@ -4,10 +4,12 @@ The CPU defaults are the fastest engines that keep the accuracy bounds of issue 
 torch float32 (CER within 0.003, 98% of line boxes at IoU >= 0.9), measured in
 tests/inference/ocr/test_onnx_accuracy.py and bench/ocr.py:
 
-* detection: torch bfloat16 (frozen, channels-last) on CPUs with AMX, whose bf16 tiles
-  make it 4-6x faster than eager float32 with the same boxes; elsewhere the float32 ONNX
-  graph (int8 CRAFT is faster still but moves a few line boxes: 37-39 of 40 at IoU >= 0.9
-  on the 20-line benchmark pages, whatever the calibration tried);
+* detection: measured at the first start (:func:`detector_candidates`, the timing in
+  detectors/measured.py): the float32 ONNX graph, and torch bfloat16 (frozen,
+  channels-last) on CPUs with bfloat16 instructions; on an AMX Xeon bf16 is 4-6x eager
+  float32 with the same boxes, on an AVX-512 BF16 EPYC about even with the float32 graph.
+  int8 CRAFT is faster still but moves a few line boxes (37-39 of 40 at IoU >= 0.9 on the
+  20-line benchmark pages), so it is no candidate;
 * recognition: the int8 ONNX CRNN (its convolutions and linear layers; same text).
 
 On CUDA the float32 graph runs (TensorRT may take it to fp16), or torch at the placement's
@@ -20,7 +22,7 @@ import importlib.util
 import logging
 from pathlib import Path
 
-from inference.device import Placement
+from inference.device import Placement, cpu_has_bf16
 from inference.ocr_server.ort.cache import Precision, onnx_model
 from inference.ocr_server.ort.graphs import Model
 
@@ -41,15 +43,20 @@ def onnx_usable(placement: Placement) -> bool:
     return has_cuda_provider()
 
 
-def cpu_has_amx() -> bool:
-    """The CPU has AMX tiles (bf16 matrix units), so bf16 convolutions are fast."""
-    import torch
+def detector_candidates(engine: str, precision: str, placement: Placement) -> list[tuple[str, str]]:
+    """The (engine, precision) pairs ``auto`` may mean on a CPU, timed at start-up.
 
-    try:
-        mkldnn = torch.backends.mkldnn.is_available()  # type: ignore[no-untyped-call]
-        return bool(mkldnn and torch.cpu._is_amx_tile_supported())
-    except AttributeError:  # a torch without the probe: assume not
-        return False
+    Each is held to torch float32's boxes and text in the accuracy tests
+    (tests/inference/ocr/test_onnx_accuracy.py): the float32 graph everywhere, torch
+    bfloat16 where the CPU has bfloat16 instructions. Empty when the settings (or the
+    device) leave nothing to measure.
+    """
+    if engine != "auto" or precision != "auto" or placement.device != "cpu":
+        return []
+    candidates = [("craft-onnx", "fp32")] if onnx_usable(placement) else [("craft", "fp32")]
+    if cpu_has_bf16():
+        candidates.append(("craft", "bf16"))
+    return candidates
 
 
 def resolve_engine(engine: str, placement: Placement, torch_name: str) -> str:
@@ -60,15 +67,12 @@ def resolve_engine(engine: str, placement: Placement, torch_name: str) -> str:
 
 
 def resolve_detector(engine: str, precision: str, placement: Placement) -> tuple[str, str]:
-    """The detector engine and precision that ``engine`` / ``precision`` mean here.
-
-    ``auto`` engine with ``auto`` (or ``bf16``) precision on an AMX CPU is torch bf16;
-    otherwise ``auto`` is the ONNX engine where usable (:func:`resolve_engine`).
-    """
+    """The detector engine and precision that ``engine`` / ``precision`` mean here, where
+    nothing is measured (:func:`detector_candidates` is empty): ``bf16`` is torch's;
+    otherwise ``auto`` is the ONNX engine where usable (:func:`resolve_engine`)."""
     if engine != "auto":
         return engine, precision
-    amx_default = precision == "auto" and placement.device == "cpu" and cpu_has_amx()
-    if precision == "bf16" or amx_default:
+    if precision == "bf16":
         return "craft", "bf16"
     return resolve_engine(engine, placement, "craft"), precision
 

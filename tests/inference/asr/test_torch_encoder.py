@@ -73,3 +73,28 @@ def test_lanes_share_the_cores() -> None:
     assert plan_lanes(CPU, cpu_threads=16, lanes=0) == (4, 4)
     assert plan_lanes(CPU, cpu_threads=8, lanes=1) == (1, 8)
     assert plan_lanes(Placement("cuda", half=True), cpu_threads=0, lanes=0) == (1, 0)
+
+
+def test_auto_times_the_encoders_here_and_caches_the_choice(tmp_path: Path) -> None:
+    from inference.asr_server.engines.faster import FasterWhisperEngine
+    from inference.asr_server.engines.torch_encoder import bf16_is_fast
+
+    def engine(encoder: str) -> FasterWhisperEngine:
+        return FasterWhisperEngine(
+            None, CPU, cpu_threads=2, encoder=encoder, tuning_dir=tmp_path
+        )  # fmt: skip
+
+    first = engine("auto").choices["encoder"]
+    if bf16_is_fast():
+        assert first["source"] == "measured"
+        assert set(first["seconds"]) == {"ctranslate2", "torch-bf16"}  # type: ignore[arg-type]
+        fastest = min(first["seconds"], key=first["seconds"].get)  # type: ignore[call-overload]
+        assert first["engine"] == fastest
+        again = engine("auto")
+        assert again.choices["encoder"] == {**first, "source": "cached"}
+        assert (again._torch_encoder is not None) == (first["engine"] == "torch-bf16")
+    else:  # no bfloat16 instructions: CTranslate2 is the only candidate
+        assert (first["engine"], first["source"]) == ("ctranslate2", "only")
+    forced = engine("ctranslate2")
+    assert forced.choices["encoder"]["source"] == "explicit"
+    assert forced._torch_encoder is None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from inference.device import Placement
@@ -12,31 +14,24 @@ CUDA = Placement("cuda", True)
 
 
 @pytest.mark.parametrize(
-    ("amx", "engine", "precision", "expected"),
+    ("engine", "precision", "expected"),
     [
-        (True, "auto", "auto", ("craft", "bf16")),  # the AMX CPU default
-        (False, "auto", "auto", ("craft-onnx", "auto")),  # float32 graph elsewhere
-        (True, "auto", "fp32", ("craft-onnx", "fp32")),
-        (True, "auto", "int8", ("craft-onnx", "int8")),
-        (False, "auto", "bf16", ("craft", "bf16")),  # asked for: torch is the bf16 engine
-        (True, "craft", "auto", ("craft", "auto")),  # torch at the placement's precision
-        (True, "craft-onnx", "auto", ("craft-onnx", "auto")),
-        (True, "triton", "auto", ("triton", "auto")),
+        ("auto", "fp32", ("craft-onnx", "fp32")),
+        ("auto", "int8", ("craft-onnx", "int8")),
+        ("auto", "bf16", ("craft", "bf16")),  # asked for: torch is the bf16 engine
+        ("craft", "auto", ("craft", "auto")),  # torch at the placement's precision
+        ("craft-onnx", "auto", ("craft-onnx", "auto")),
+        ("triton", "auto", ("triton", "auto")),
     ],
 )
-def test_detector_choice_on_a_cpu(
-    monkeypatch: pytest.MonkeyPatch,
-    amx: bool,
-    engine: str,
-    precision: str,
-    expected: tuple[str, str],
+def test_named_detector_settings_on_a_cpu(
+    engine: str, precision: str, expected: tuple[str, str]
 ) -> None:
-    monkeypatch.setattr(choice, "cpu_has_amx", lambda: amx)
     assert choice.resolve_detector(engine, precision, CPU) == expected
 
 
-def test_cuda_never_takes_the_cpu_bf16_default(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(choice, "cpu_has_amx", lambda: True)
+def test_cuda_never_takes_a_cpu_default() -> None:
+    assert choice.detector_candidates("auto", "auto", CUDA) == []
     engine, precision = choice.resolve_detector("auto", "auto", CUDA)
     assert precision == "auto"
     assert engine == ("craft-onnx" if choice.onnx_usable(CUDA) else "craft")
@@ -51,5 +46,46 @@ def test_graph_precisions() -> None:
         choice.resolve_precision("craft", "bf16", CPU)
 
 
-def test_the_amx_probe_answers() -> None:
-    assert isinstance(choice.cpu_has_amx(), bool)
+def test_the_bf16_probe_answers_and_honours_the_isa_caps(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert isinstance(choice.cpu_has_bf16(), bool)
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")  # an emulated AVX2 CPU
+    assert not choice.cpu_has_bf16()
+
+
+@pytest.mark.parametrize("bf16", [True, False])
+def test_auto_on_a_cpu_is_measured_between_the_checked_candidates(
+    monkeypatch: pytest.MonkeyPatch, bf16: bool
+) -> None:
+    monkeypatch.setattr(choice, "cpu_has_bf16", lambda: bf16)
+    expected = [("craft-onnx", "fp32")] + ([("craft", "bf16")] if bf16 else [])
+    assert choice.detector_candidates("auto", "auto", CPU) == expected
+    # Anything named, or a GPU, leaves nothing to measure.
+    assert choice.detector_candidates("craft-onnx", "auto", CPU) == []
+    assert choice.detector_candidates("auto", "fp32", CPU) == []
+    assert choice.detector_candidates("auto", "auto", CUDA) == []
+
+
+def test_the_detector_is_chosen_by_measurement_and_cached(tmp_path: Path) -> None:
+    from inference.ocr_server.detectors import create_detector
+    from inference.ocr_server.settings import OcrSettings
+
+    def settings(**detector: object) -> OcrSettings:
+        return OcrSettings(detector={"canvas_size": 640, **detector}, tuning_dir=tmp_path)  # type: ignore[arg-type]
+
+    first = create_detector(settings(), CPU).describe()
+    made = first["choice"]
+    assert isinstance(made, dict)
+    assert made["source"] == "measured"
+    names = {"craft-onnx:fp32"} | ({"craft:bf16"} if choice.cpu_has_bf16() else set())
+    assert set(made["seconds"]) == names
+    assert made["engine"] == min(made["seconds"], key=made["seconds"].get)
+    engine = {"craft-onnx:fp32": "onnx-fp32", "craft:bf16": "torch-bf16"}[made["engine"]]
+    assert first["engine"] == engine
+    again = create_detector(settings(), CPU).describe()
+    assert again["choice"] == {**made, "source": "cached"}
+    assert again["engine"] == engine
+    named = create_detector(settings(engine="craft-onnx"), CPU).describe()
+    assert "choice" not in named
+    assert named["engine"] == "onnx-fp32"
