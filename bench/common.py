@@ -11,7 +11,26 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
 RESULTS = Path(__file__).resolve().parent / "results"
+
+
+class BenchSettings(BaseSettings):
+    """What every benchmark shares (``BENCH_`` variables)."""
+
+    model_config = SettingsConfigDict(env_prefix="BENCH_", extra="ignore")
+
+    # Appended to each result's name (``asr-avx2.json``): a run under an emulated CPU
+    # class (`make bench-classes`) keeps the native run's files.
+    results_tag: str = ""
+
+
+def _stem(name: str) -> str:
+    tag = BenchSettings().results_tag
+    return f"{name}-{tag}" if tag else name
+
+
 LOCK = Path("/tmp/cpu-bench.lock")  # noqa: S108 - the lock every bench of this machine takes
 
 
@@ -30,10 +49,16 @@ def bench_lock() -> Iterator[None]:
 def machine() -> dict[str, Any]:
     import os
 
+    from inference.tuning import cpu_model, isa_caps
+
     info: dict[str, Any] = {
         "python": platform.python_version(),
         "cpu_count": os.cpu_count(),
         "machine": platform.machine(),
+        "cpu": cpu_model(),
+        "cpu_flags": _cpu_flags(),
+        # The instruction-set caps this run was held to (empty: the CPU's own class).
+        "isa_caps": {name: value for name, value in isa_caps().items() if value},
     }
     try:
         import torch
@@ -46,10 +71,24 @@ def machine() -> dict[str, Any]:
     return info
 
 
+def _cpu_flags() -> list[str]:
+    """The flags that decide the engines: AMX, AVX-512 (BF16, VNNI), AVX2."""
+    wanted = ("amx_tile", "amx_bf16", "avx512f", "avx512_bf16", "avx512_vnni", "avx2", "avx_vnni")
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return []
+    flags = next(
+        (line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")),
+        [],
+    )
+    return [flag for flag in wanted if flag in flags]
+
+
 def write_json(name: str, payload: dict[str, Any]) -> Path:
     """Write ``bench/results/<name>.json`` with the machine and time of the run added."""
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}.json"
+    path = RESULTS / f"{_stem(name)}.json"
     document: dict[str, Any] = {
         "benchmark": name,
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -62,7 +101,7 @@ def write_json(name: str, payload: dict[str, Any]) -> Path:
 
 def png_path(name: str) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    return RESULTS / f"{name}.png"
+    return RESULTS / f"{_stem(name)}.png"
 
 
 def new_figure(*args: Any, **kwargs: Any) -> Any:

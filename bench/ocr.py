@@ -191,7 +191,7 @@ async def load_server(
 
 def measure_server(
     engine: tuple[str, str, str, str], pages: list[bytes], workdir: Path
-) -> tuple[list[dict[str, float]], list[Reading], dict[str, str]]:
+) -> tuple[list[dict[str, float]], list[Reading], dict[str, Any]]:
     """The server at each concurrency, its readings of the pages (from c=1), and the
     engine each model resolved to (from /v1/models)."""
     port = free_port()
@@ -207,7 +207,12 @@ def measure_server(
         log_path=workdir / f"server-{port}.log",
     ):
         models = httpx.get(f"{base}/v1/models", timeout=30).json()["data"]
-        resolved = {card["role"]: card["details"].get("engine", "torch") for card in models}
+        resolved: dict[str, Any] = {
+            card["role"]: card["details"].get("engine", "torch") for card in models
+        }
+        for card in models:  # how an auto engine was chosen here, and what each candidate took
+            if "choice" in card["details"]:
+                resolved[f"{card['role']}_choice"] = card["details"]["choice"]
         asyncio.run(load_server(base, pages[:1], 1, 1))  # warm-up
         for level in CONCURRENCY:
             row, got = asyncio.run(load_server(base, pages, level, REQUESTS[level]))
