@@ -42,6 +42,10 @@ class ChosenDetector:
     def describe(self) -> dict[str, object]:
         return {**self.inner.describe(), "choice": self.choice.describe()}
 
+    def __getattr__(self, name: str) -> object:
+        # The winner's own parts (``forward``, ``canvas_size``) for profiling and tools.
+        return getattr(self.inner, name)
+
 
 def fastest_detector(
     settings: OcrSettings,
