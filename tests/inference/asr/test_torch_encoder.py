@@ -77,7 +77,7 @@ def test_lanes_share_the_cores() -> None:
 
 def test_auto_times_the_encoders_here_and_caches_the_choice(tmp_path: Path) -> None:
     from inference.asr_server.engines.faster import FasterWhisperEngine
-    from inference.asr_server.engines.torch_encoder import bf16_is_fast
+    from inference.device import cpu_has_bf16
 
     def engine(encoder: str) -> FasterWhisperEngine:
         return FasterWhisperEngine(
@@ -85,7 +85,7 @@ def test_auto_times_the_encoders_here_and_caches_the_choice(tmp_path: Path) -> N
         )  # fmt: skip
 
     first = engine("auto").choices["encoder"]
-    if bf16_is_fast():
+    if cpu_has_bf16():
         assert first["source"] == "measured"
         assert set(first["seconds"]) == {"ctranslate2", "torch-bf16"}  # type: ignore[arg-type]
         fastest = min(first["seconds"], key=first["seconds"].get)  # type: ignore[call-overload]
