@@ -36,15 +36,11 @@ def create_detector(settings: OcrSettings, placement: Placement) -> PageDetector
 
     config = settings.detector
     candidates = detector_candidates(config.engine, config.precision, placement)
-    if len(candidates) > 1:  # auto on a CPU: the fastest here, measured once and cached
+    if candidates:  # auto on a CPU: the fastest here, measured once and cached
         from inference.ocr_server.detectors.measured import fastest_detector
 
         return fastest_detector(settings, placement, candidates, build_detector)
-    engine, precision = (
-        candidates[0]
-        if candidates
-        else resolve_detector(config.engine, config.precision, placement)
-    )
+    engine, precision = resolve_detector(config.engine, config.precision, placement)
     return build_detector(settings, placement, engine, precision)
 
 
