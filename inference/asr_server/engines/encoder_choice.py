@@ -53,12 +53,13 @@ def choose_encoder(
         {"model": _model_id(model_dir), "threads_per_lane": str(threads)},
     )
     cache_dir = tuning_dir or tuning.default_dir()
-    names = [CTRANSLATE2, TORCH_BF16] if cpu_has_bf16() else [CTRANSLATE2]
-    cached = tuning.cached_choice(PART, names, cache_dir, key) if len(names) > 1 else None
-    if cached is not None:  # only the winner is loaded
-        loaded = _torch_encoder(model_dir, threads) if cached.engine == TORCH_BF16 else None
-        return EncoderChoice(cached, loaded)
-    torch_encoder = _eligible_torch_encoder(model_dir, threads) if len(names) > 1 else None
+    torch_encoder = None
+    if cpu_has_bf16():
+        cached = tuning.cached_choice(PART, [CTRANSLATE2, TORCH_BF16], cache_dir, key)
+        if cached is not None:  # only the winner is loaded
+            loaded = _torch_encoder(model_dir, threads) if cached.engine == TORCH_BF16 else None
+            return EncoderChoice(cached, loaded)
+        torch_encoder = _eligible_torch_encoder(model_dir, threads)
     candidates = [tuning.Candidate(CTRANSLATE2, _timed(model, None))]
     if torch_encoder is not None:
         candidates.append(tuning.Candidate(TORCH_BF16, _timed(model, torch_encoder)))
