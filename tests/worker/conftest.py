@@ -27,8 +27,9 @@ from tests.support.stub_inference import StubInference
 from worker.crypto import encrypt_v1, encrypt_v2
 from worker.store import create_engine, create_schema, files
 
-GOOD_KEY = "sk-live-GOODKEY-7f3a9c2e1b"
-BAD_KEY = "sk-live-REVOKED-0000aaaa"
+# Tails outside the hex alphabet: a leak check on a tail must not match a random task id.
+GOOD_KEY = "sk-live-GOODKEY-Qz7wXr9yKt"
+BAD_KEY = "sk-live-REVOKED-Zq0wYv4X"
 TOKEN = "eyJ-access-token-PLAINTEXT-42"
 # Redis databases of this area only (the session fixture uses 9).
 REDIS_DBS = {"mariadb": 13, "sqlite": 14}
