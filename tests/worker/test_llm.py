@@ -16,7 +16,7 @@ from worker.prompts import PromptBook
 from worker.seed_conversation import summarize_like_seed
 from worker.summarize import grade_essay, split_chunks, summarize_lecture
 
-GOOD, BAD, TOKEN = "sk-good-key-123456", "sk-revoked-key-999999", "access-token-abcdef"
+GOOD, BAD, TOKEN = "sk-good-key-123456", "sk-revoked-key-QzWyXv", "access-token-abcdef"
 SENTENCE = "今天我們討論傅立葉轉換與頻譜分析，老師提醒期末考會考這個部分。"
 
 
