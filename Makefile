@@ -5,12 +5,16 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-slow lint format bench bench-classes services triton-local clean
+.PHONY: install lock demo test test-slow lint format bench bench-classes services triton-local clean
 
-$(STAMP): pyproject.toml scripts/install.sh
+$(STAMP): pyproject.toml requirements/dev.txt scripts/install.sh scripts/uv.sh
 	bash scripts/install.sh $(VENV)
 
 install: $(STAMP)
+
+# Re-pins every role's packages (requirements/*.txt) after a change to pyproject.toml.
+lock:
+	bash scripts/lock.sh
 
 services:
 	bash scripts/services.sh

