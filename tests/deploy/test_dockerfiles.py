@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -130,3 +131,18 @@ def test_dockerignore_keeps_the_virtualenv_out() -> None:
     for path in (WORKER, INFERENCE):
         ignore = path.with_name("Dockerfile.dockerignore").read_text(encoding="utf-8")
         assert ignore.splitlines()[1] == "*", "deny by default, then allow what is copied"
+
+
+@pytest.mark.parametrize("dockerfile", [WORKER, INFERENCE], ids=lambda p: p.parent.name)
+def test_everything_an_image_copies_from_the_context_is_let_in(dockerfile: Path) -> None:
+    ignore = dockerfile.with_name("Dockerfile.dockerignore").read_text(encoding="utf-8")
+    allowed = {line[1:].rstrip("/") for line in ignore.splitlines() if line.startswith("!")}
+    sources = [
+        source
+        for stage in parse_dockerfile(dockerfile)
+        for kw, arg in stage.instructions
+        if kw == "COPY" and not arg.startswith("--from")
+        for source in arg.split()[:-1]
+    ]
+    assert sources
+    assert not {s for s in sources if s.split("/")[0] not in allowed}, allowed
