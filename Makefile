@@ -47,9 +47,10 @@ bench: install services
 CLASS_AVX512_BF16 := BENCH_RESULTS_TAG=avx512-bf16 ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16 CT2_FORCE_CPU_ISA=AVX512
 CLASS_AVX2 := BENCH_RESULTS_TAG=avx2 ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 CT2_FORCE_CPU_ISA=AVX2
 bench-classes: install services
-	for class in "$(CLASS_AVX512_BF16)" "$(CLASS_AVX2)"; do \
+	set -o pipefail; for class in "$(CLASS_AVX512_BF16)" "$(CLASS_AVX2)"; do \
 	  env $$class $(PY) -m bench asr ocr || exit 1; \
-	  env $$class $(PY) -m pytest -q -k bounded_memory tests/reliability/test_long_lecture.py || exit 1; \
+	  env $$class $(PY) -m pytest -q -k bounded_memory tests/reliability/test_long_lecture.py \
+	    -o log_cli=true --log-cli-level=INFO | grep -E 'hour:|passed|failed|Error' || exit 1; \
 	done
 
 triton-local: install
