@@ -35,7 +35,6 @@ running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
 
 start() {
   need dockerd docker.io
-  need docker-compose docker-compose
   mkdir -p "$state" "$data"
   if ! running; then
     dockerd --data-root "$data" --exec-root "$state/exec" --pidfile "$pidfile" \
