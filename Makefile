@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install lock demo test test-slow lint format bench bench-classes services triton-local clean
+.PHONY: install lock demo test test-slow test-containers lint format bench bench-classes services triton-local clean
 
 $(STAMP): pyproject.toml requirements/dev.txt scripts/install.sh scripts/uv.sh
 	bash scripts/install.sh $(VENV)
@@ -21,6 +21,12 @@ services:
 
 test: install services
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The images built offline and the compose CPU stack run for real (a private dockerd,
+# started and stopped here): the six missions through the containers. Root and apt install
+# Debian's docker.io and debootstrap when missing. scripts/containers/test.sh.
+test-containers: install services
+	bash scripts/containers/test.sh $(PYTEST_ARGS)
 
 # The 3-hour lectures (mp3, m4a, WAV): about 30 minutes on 2 cores.
 test-slow: install services

@@ -10,6 +10,7 @@
 #                torch, which an image takes from the CPU or CUDA index its build names
 #   checkov.txt, piper.txt   the two tools that pin clashing versions and so get venvs of
 #                their own (scripts/install.sh)
+#   compose.txt  Docker Compose v2 for the container tests (scripts/containers/test.sh)
 #
 # torch is the CPU build (2.13.0+cpu): see scripts/uv.sh for where it comes from.
 set -euo pipefail
@@ -40,7 +41,7 @@ for role in worker flower asr ocr triton; do
   "$uv" pip compile pyproject.toml "${extras[@]}" -c "$out/dev.txt" "${common[@]}" \
     --no-emit-package torch "${torch_source[@]}" -o "$out/$role.txt"
 done
-for tool in checkov piper; do
+for tool in checkov piper compose; do
   "$uv" pip compile "$out/$tool.in" --quiet --generate-hashes --python-version 3.11 \
     --python-platform x86_64-manylinux_2_28 --custom-compile-command "make lock" \
     -o "$out/$tool.txt"

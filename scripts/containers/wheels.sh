@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Fills wheels/ (the images' local wheel folder) for the given roles: `wheels.sh worker asr`.
+# The worker image's build also runs its Flower stage (the classic builder builds every
+# stage above its target): `wheels.sh worker flower`.
 # Every wheel the role's lock names, downloaded with its hash checked, plus the build
 # backend the project's own install needs (setuptools, at the dev lock's version), plus the
 # CPU torch wheel for the inference roles, copied from the local folder TORCH_WHEELS (see
@@ -9,11 +11,13 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=wheels
 python=${PYTHON:-.venv/bin/python}
+# This machine's pip may name extra find-links folders that do not exist: not our news.
+download() { "$python" -m pip download -q --disable-pip-version-check --no-deps "$@" -d "$out" \
+  2> >(grep -v '^WARNING: Location .* is ignored' >&2); }
 setuptools=$(grep -o '^setuptools==[^ ]*' requirements/dev.txt)
 for role in "$@"; do
   # Wheels where the index has them; an sdist (openai-whisper has none) is built in the image.
-  "$python" -m pip download -q --disable-pip-version-check --no-deps --require-hashes \
-    -r "requirements/$role.txt" -d "$out"
+  download --require-hashes -r "requirements/$role.txt"
   case $role in
     asr | ocr | triton)
       torch=$(compgen -G "${TORCH_WHEELS:-/opt/wheels}/torch-2.13.0+cpu-*.whl" | head -1 || true)
@@ -22,5 +26,4 @@ for role in "$@"; do
       ;;
   esac
 done
-"$python" -m pip download -q --disable-pip-version-check --no-deps --only-binary :all: \
-  "$setuptools" -d "$out"
+download --only-binary :all: "$setuptools"

@@ -102,10 +102,10 @@ def test_each_image_lock_is_current_and_a_subset_of_the_dev_lock(role: str) -> N
         assert not {"torch", "numpy", "transformers", "onnxruntime"} & set(lock)
 
 
-@pytest.mark.parametrize("name", ["dev", *sorted(ROLES), "checkov", "piper"])
+@pytest.mark.parametrize("name", ["dev", *sorted(ROLES), "checkov", "piper", "compose"])
 def test_every_locked_package_is_hashed_and_none_is_left_out_by_mistake(name: str) -> None:
     lock = read_lock(LOCKS / f"{name}.txt")
-    assert len(lock) > 5
+    assert len(lock) >= (1 if name == "compose" else 5)  # compose: one static binary
     unhashed = [package for package, (_, hashes) in lock.items() if not hashes]
     assert not unhashed
     assert not NOT_EMITTED & set(lock)
