@@ -4,10 +4,8 @@ running compose CPU stack (one of each per session). Run by `make test-container
 from __future__ import annotations
 
 import json
-import platform
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,6 +13,7 @@ import pytest
 import redis
 from Crypto.PublicKey import RSA
 
+from bench.common import machine
 from tests.containers.engine import REPO, Engine, EngineMissing
 from tests.containers.images import Built, build_all, record
 from tests.containers.stack import (
@@ -155,19 +154,6 @@ def wait_ready(running: RunningStack, started: float, timeout: float) -> dict[st
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if FACTS.get("images"):
-        FACTS["machine"] = {"cpu": _cpu_model(), "cores": _cores()}
+        FACTS["machine"] = machine()  # CPU model and flags, as every bench records them
         FACTS["measured"] = time.strftime("%Y-%m-%d")
         record(RESULTS, FACTS)
-
-
-def _cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor()
-
-
-def _cores() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0))
