@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install lock demo test test-slow test-containers lint format bench bench-classes services triton-local clean
+.PHONY: install lock demo test test-slow test-containers lint format bench bench-classes services triton-local handwriting-model clean
 
 $(STAMP): pyproject.toml requirements/dev.txt scripts/install.sh scripts/uv.sh
 	bash scripts/install.sh $(VENV)
@@ -58,6 +58,21 @@ bench-classes: install services
 	  env $$class $(PY) -m pytest -q -k bounded_memory tests/reliability/test_long_lecture.py \
 	    -o log_cli=true --log-cli-level=INFO | grep -E 'hour:|passed|failed|Error' || exit 1; \
 	done
+
+# A handwriting recognizer for this machine (docs/ocr.md, "Training the recognizer on
+# handwriting"): synthetic lines in Debian's handwriting fonts, the CRNN fine-tuned on them
+# within HANDWRITING_MINUTES (it resumes if interrupted), its ONNX graphs exported and
+# checked. The demo and OCR_RECOGNIZER__CRNN_WEIGHTS=$(HANDWRITING)/crnn.pth pick it up.
+HANDWRITING ?= var/handwriting
+HANDWRITING_MINUTES ?= 50
+TRAINING := $(PY) -m inference.ocr_server.training
+handwriting-model: install
+	[ -f $(HANDWRITING)/data/val/labels.tsv ] || $(TRAINING) synth --out $(HANDWRITING)/data \
+	  --train-lines 12000 --val-lines 1200
+	$(TRAINING) train --train $(HANDWRITING)/data/train --val $(HANDWRITING)/data/val \
+	  --out $(HANDWRITING)/run --epochs 6 --lr 4e-4 --time-budget $(HANDWRITING_MINUTES)
+	$(TRAINING) export --weights $(HANDWRITING)/run/best.pth --val $(HANDWRITING)/data/val
+	cp $(HANDWRITING)/run/best.pth $(HANDWRITING)/crnn.pth
 
 triton-local: install
 	bash scripts/triton_local.sh

@@ -31,6 +31,18 @@ source scripts/uv.sh
 [ -x "$venv/bin/python" ] || python3.11 -m venv "$venv" || python3 -m venv "$venv"
 "$uv" pip sync -q --python "$venv/bin/python" --require-hashes "${torch_source[@]}" requirements/dev.txt
 "$uv" pip install -q --python "$venv/bin/python" --no-deps -e .
+# The handwriting fonts and English prose of the recognizer's synthetic training lines
+# (inference/ocr_server/training/fonts.py lists the Debian packages).
+training_packages=$("$venv/bin/python" -c 'from inference.ocr_server.training.fonts import apt_packages; print(" ".join(apt_packages()))')
+if ! dpkg -s $training_packages >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get install -y -q $training_packages >/dev/null \
+      || { apt-get update -q >/dev/null && apt-get install -y -q $training_packages >/dev/null; }
+  else
+    echo "note: cannot apt-get install $training_packages; make handwriting-model needs them" >&2
+  fi
+fi
+
 # checkov (deploy lint) clashes with the project's pins, so it lives in a venv of its own.
 checkov=.tools/checkov
 [ -x "$checkov/bin/python" ] || python3.11 -m venv "$checkov" || python3 -m venv "$checkov"

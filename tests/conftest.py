@@ -40,3 +40,12 @@ def mariadb_url() -> Iterator[str]:
     with server.begin() as conn:
         conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
     server.dispose()
+
+
+@pytest.fixture(scope="session")
+def handwriting_run(tmp_path_factory: pytest.TempPathFactory) -> object:
+    """Synthetic handwriting lines and a CRNN fine-tuned on them at toy size (a few
+    hundred lines, killed once and resumed): tests/support/handwriting.py."""
+    from tests.support.handwriting import toy_run
+
+    return toy_run(tmp_path_factory.mktemp("handwriting"))

@@ -12,7 +12,12 @@ has the config's rank. Each expected output says one or more of:
 * ``equals``: the values, flattened (strings compare as text);
 * ``contains``: a substring of the output's text;
 * ``close``: numbers (or ``{"file": "x.npy"}``) equal within ``atol`` / ``rtol``;
-* ``min`` / ``max``: bounds on every value.
+* ``min`` / ``max``: bounds on every value;
+* ``near`` with ``max_cer``: the texts read, within a character error rate of the
+  expected ones (summed over the batch; spaces collapsed). For recognizers, whose new
+  weights may read a line a character differently and still be right::
+
+    "TEXT": {"near": ["Dear Mr. Chen,", "thank you for"], "max_cer": 0.05}
 
 Nothing here depends on a model's name: the swap checks any model the same way.
 """
@@ -29,7 +34,8 @@ import numpy as np
 SMOKE_FILE = "smoke.json"
 # Record one from a version that serves now (review the values, tighten the bounds):
 #   python -m triton_models.smoke MODEL --version N --repository DIR --input IMAGE=crop.npy
-CHECKS = frozenset({"equals", "contains", "close", "min", "max", "atol", "rtol"})
+CHECKS = frozenset({"equals", "contains", "close", "min", "max", "atol", "rtol", "near", "max_cer"})
+DEFAULT_MAX_CER = 0.05
 
 # Triton's config data types to numpy.
 NUMPY = {
@@ -142,11 +148,26 @@ def _problems(name: str, rule: dict[str, Any], got: np.ndarray, folder: Path) ->
             numbers, wanted_values, atol=atol, rtol=rtol
         ):
             found.append(f"{name} is not close to the expected values (atol {atol}, rtol {rtol})")
+    if "near" in rule:
+        found.extend(_near(name, rule, values))
     if "min" in rule and not all(v >= rule["min"] for v in values):
         found.append(f"{name} {values[:8]!r} falls below {rule['min']}")
     if "max" in rule and not all(v <= rule["max"] for v in values):
         found.append(f"{name} {values[:8]!r} exceeds {rule['max']}")
     return found
+
+
+def _near(name: str, rule: dict[str, Any], values: list[Any]) -> list[str]:
+    from inference.ocr_server.training.evaluate import cer
+
+    wanted = [str(v) for v in np.ravel(rule["near"]).tolist()]
+    if len(values) != len(wanted):
+        return [f"{name} has {len(values)} values, expected {len(wanted)}"]
+    bound = float(rule.get("max_cer", DEFAULT_MAX_CER))
+    rate = cer(zip(wanted, map(str, values), strict=True))
+    if rate > bound:
+        return [f"{name} {values[:4]!r} reads at CER {rate:.3f} > {bound} of {wanted[:4]!r}"]
+    return []
 
 
 def mismatches(check: SmokeCheck, outputs: dict[str, np.ndarray | None], folder: Path) -> list[str]:

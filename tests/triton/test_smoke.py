@@ -117,3 +117,22 @@ def test_a_recorded_check_expects_what_was_answered(tmp_path: Path) -> None:
     assert check.inputs["IMAGE"].shape == (1, 32, 100, 3)  # saved with its batch axis
     assert mismatches(check, answer("the lazy dog", 0.8752), tmp_path) == []
     assert len(mismatches(check, answer("the lazy dog", 0.7), tmp_path)) == 1
+
+
+def test_near_accepts_a_text_within_its_cer_bound_and_refuses_one_beyond(tmp_path: Path) -> None:
+    folder = version(
+        tmp_path,
+        {
+            "inputs": {"IMAGE": {"file": "crop.npy"}},
+            "expect": {"TEXT": {"near": ["Dear Mr. Chen, thank you"], "max_cer": 0.1}},
+        },
+    )
+    check = load_check(folder, CONFIG)
+    assert mismatches(check, answer("Dear Mr. Chen, thank you", 0.9), folder) == []
+    assert mismatches(check, answer("Dear Mr Chen, thank  yau", 0.9), folder) == []  # 2 of 24
+    wrong = mismatches(check, answer("Dcar Mr Chcn thank yau", 0.9), folder)
+    assert len(wrong) == 1
+    assert "reads at CER 0.2" in wrong[0]
+    assert "> 0.1" in wrong[0]
+    two = mismatches(check, {"TEXT": np.array([[b"a"], [b"b"]], dtype=np.object_)}, folder)
+    assert two == ["TEXT has 2 values, expected 1"]

@@ -61,6 +61,7 @@ def create_recognizer(settings: OcrSettings, placement: Placement) -> LineRecogn
             precision=precision,
             max_batch_pixels=config.crnn_batch_pixels,
             threads=settings.onnx.threads,
+            weights=settings.crnn_weights_path(),
         )
     if engine == "crnn":
         from inference.ocr_server.recognizers.crnn import CrnnRecognizer

@@ -51,7 +51,11 @@ def line_batch(crops: list[npt.NDArray[np.uint8]]) -> npt.NDArray[np.float32]:
 
 
 def scaled_width(crop: npt.NDArray[np.uint8]) -> int:
-    height, width = int(crop.shape[0]), int(crop.shape[1])
+    return width_at_line_height(int(crop.shape[0]), int(crop.shape[1]))
+
+
+def width_at_line_height(height: int, width: int) -> int:
+    """The width of a ``height`` x ``width`` crop once scaled to the model's height."""
     return min(MAX_WIDTH, max(LINE_HEIGHT // 4, math.ceil(LINE_HEIGHT * width / height)))
 
 
@@ -91,6 +95,7 @@ class CrnnRecognizer:
         self, weights: Path, placement: Placement, *, max_batch_pixels: int | None = None
     ) -> None:
         self.placement = placement
+        self.weights = weights
         default = GPU_BATCH_PIXELS if placement.device == "cuda" else CPU_BATCH_PIXELS
         self.max_batch_pixels = max_batch_pixels or default
         self._dtype = torch.float16 if placement.half else torch.float32
@@ -108,4 +113,18 @@ class CrnnRecognizer:
         return [result for result in results if result is not None]
 
     def describe(self) -> dict[str, object]:
-        return {"id": self.name, "role": "recognizer", "device": self.placement.device}
+        return {
+            "id": self.name,
+            "role": "recognizer",
+            "device": self.placement.device,
+            **weights_identity(self.weights),
+        }
+
+
+def weights_identity(weights: Path | None) -> dict[str, object]:
+    """Which weights answer: the file and its hash (the ONNX cache's key)."""
+    if weights is None:
+        return {}
+    from inference.ocr_server.ort.cache import weights_digest
+
+    return {"weights": str(weights), "weights_sha256": weights_digest(weights)}

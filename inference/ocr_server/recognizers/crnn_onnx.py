@@ -21,6 +21,7 @@ from inference.ocr_server.recognizers.crnn import (
     chunk_by_width,
     greedy_ctc,
     line_batch,
+    weights_identity,
 )
 from inference.ocr_server.recognizers.crnn_net import LINE_HEIGHT
 
@@ -41,11 +42,13 @@ class CrnnOnnxRecognizer:
         precision: str,
         max_batch_pixels: int | None = None,
         threads: int = 0,
+        weights: Path | None = None,
     ) -> None:
         self.name = "crnn_english_g2"  # the weights' id, as for torch
         self.precision = precision
         self.placement = placement
         self.model_path = model_path
+        self.weights = weights  # the state dict the graph was exported from, when known
         default = GPU_BATCH_PIXELS if placement.device == "cuda" else CPU_BATCH_PIXELS
         self.max_batch_pixels = max_batch_pixels or default
         self._session = create_session(model_path, placement, threads)
@@ -68,4 +71,5 @@ class CrnnOnnxRecognizer:
             "engine": f"onnx-{self.precision}",
             "providers": self._session.get_providers(),
             "onnx": self.model_path.name,
+            **weights_identity(self.weights),
         }

@@ -56,9 +56,10 @@ def render_page(
     indent: int = 60,
     spacing: float = 1.7,
     max_lines: int | None = None,
+    font_path: str = FONT,
 ) -> Page:
     """Paragraphs are separated by ``|``; each paragraph's first line is indented."""
-    font = ImageFont.truetype(FONT, font_size)
+    font = ImageFont.truetype(font_path, font_size)
     planned: list[tuple[str, bool]] = []
     for paragraph in essay.split("|"):
         first = True

@@ -1,0 +1,182 @@
+"""Synthetic handwritten lines: text from the corpus in a family's fonts, made to look
+like a line the OCR service cuts out of a photographed page.
+
+Per word: size, baseline and spacing jitter; per line: slant, ink weight and colour,
+paper (white, grey, ruled), slight rotation and perspective, blur, sensor noise and JPEG
+artefacts. The crop has the service's margins (``layout.py``: 0.1 text heights left,
+0.45 right, 0.15 above and below), jittered.
+
+    python -m inference.ocr_server.training synth --out data/hw --train-lines 20000
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+import random
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+from inference.ocr_server.layout import MARGIN_LEFT, MARGIN_RIGHT, MARGIN_Y
+from inference.ocr_server.training import corpus
+from inference.ocr_server.training.fonts import Family
+from inference.ocr_server.training.labels import LABELS_FILE
+
+log = logging.getLogger(__name__)
+
+INK = ((20, 20, 20), (25, 35, 110), (10, 20, 60), (60, 60, 60), (35, 35, 45))
+
+
+@dataclass(frozen=True)
+class Job:
+    index: int
+    text: str
+    font: str
+    seed: int
+    out: Path
+
+
+def _paper(rng: random.Random, width: int, height: int, ruled_at: int | None) -> Image.Image:
+    level = rng.choice((255, 250, 244, 236, 225, 210))
+    tint = (level, level, max(0, level - rng.randint(0, 12)))
+    paper = Image.new("RGB", (width, height), tint)
+    if ruled_at is not None:
+        draw = ImageDraw.Draw(paper)
+        colour = rng.choice(((170, 190, 230), (200, 200, 200), (190, 170, 170)))
+        draw.line([(0, ruled_at), (width, ruled_at)], fill=colour, width=rng.choice((1, 2)))
+    return paper
+
+
+def render_line(text: str, font_path: str, rng: random.Random) -> Image.Image:
+    """One RGB line image of ``text`` in ``font_path``, cropped as the service crops."""
+    size = rng.randint(24, 48)
+    fonts: dict[int, ImageFont.FreeTypeFont] = {}
+
+    def font(px: int) -> ImageFont.FreeTypeFont:
+        if px not in fonts:
+            fonts[px] = ImageFont.truetype(font_path, px)
+        return fonts[px]
+
+    words = text.split(" ")
+    space = font(size).getlength(" ") or size * 0.3
+    wobble_phase, wobble_len = rng.uniform(0, 2 * math.pi), rng.uniform(150, 600)
+    wobble = size * rng.uniform(0.0, 0.08)
+    pad = 2 * size
+    width = (
+        int(sum(font(size).getlength(w) for w in words) * 1.3 + space * 2 * len(words)) + 2 * pad
+    )
+    height = 4 * size
+    baseline = int(2.6 * size)
+    ruled = baseline + rng.randint(1, 4) if rng.random() < 0.3 else None
+    ink = Image.new("L", (width, height), 0)
+    draw = ImageDraw.Draw(ink)
+    stroke = 1 if rng.random() < 0.15 and size > 30 else 0  # a thicker pen
+    x = float(pad)
+    for word in words:
+        px = max(8, round(size * rng.uniform(0.92, 1.08)))
+        y = baseline + wobble * math.sin(wobble_phase + x / wobble_len) + rng.gauss(0, size * 0.02)
+        draw.text((x, y), word, font=font(px), fill=255, anchor="ls", stroke_width=stroke)
+        x += font(px).getlength(word) + space * rng.uniform(0.8, 1.6)
+    slant = rng.uniform(-0.25, 0.3)
+    ink = ink.transform(
+        ink.size, Image.Transform.AFFINE, (1, slant, -slant * baseline, 0, 1, 0),
+        resample=Image.Resampling.BILINEAR,
+    )  # fmt: skip
+    weight = rng.random()
+    if weight < 0.15:
+        ink = ink.filter(ImageFilter.MaxFilter(3))
+    elif weight > 0.9 and size > 32:
+        ink = ink.filter(ImageFilter.MinFilter(3))
+    box = ink.getbbox()
+    if box is None:
+        raise ValueError(f"{font_path} drew no ink for {text!r}")
+    page = _paper(rng, width, height, ruled)
+    colour = Image.new("RGB", page.size, rng.choice(INK))
+    alpha = ink.point(lambda v: int(v * rng.uniform(0.8, 1.0)))
+    page.paste(colour, mask=alpha)
+    page = _camera(page, rng)
+    return _crop(page, box, rng)
+
+
+def _camera(page: Image.Image, rng: random.Random) -> Image.Image:
+    turn = rng.uniform(-2.0, 2.0)
+    fill = page.getpixel((0, 0))
+    page = page.rotate(turn, resample=Image.Resampling.BICUBIC, fillcolor=fill)
+    if rng.random() < 0.3:  # slight perspective: one side a little taller
+        w, h = page.size
+        d = h * rng.uniform(0.0, 0.05)
+        quad = (
+            (0, -d, 0, h + d, w, h, w, 0) if rng.random() < 0.5 else (0, 0, 0, h, w, h + d, w, -d)
+        )
+        page = page.transform(
+            page.size, Image.Transform.QUAD, quad, Image.Resampling.BILINEAR, fillcolor=fill
+        )
+    blur = rng.choice((0.0, 0.0, 0.4, 0.7, 1.0))
+    if blur:
+        page = page.filter(ImageFilter.GaussianBlur(blur))
+    array = np.asarray(page, dtype=np.float32)
+    array += np.random.default_rng(rng.getrandbits(32)).normal(0, rng.uniform(0, 6), array.shape)
+    page = Image.fromarray(np.clip(array, 0, 255).astype(np.uint8))
+    if rng.random() < 0.6:
+        buffer = io.BytesIO()
+        page.save(buffer, format="JPEG", quality=rng.randint(35, 92))
+        page = Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
+    return page
+
+
+def _crop(page: Image.Image, box: tuple[int, int, int, int], rng: random.Random) -> Image.Image:
+    x0, y0, x1, y1 = box
+    size = y1 - y0
+    left = MARGIN_LEFT * rng.uniform(0.3, 2.0)
+    right = MARGIN_RIGHT * rng.uniform(0.4, 1.3)
+    top, bottom = MARGIN_Y * rng.uniform(0.3, 2.0), MARGIN_Y * rng.uniform(0.3, 2.0)
+    w, h = page.size
+    return page.crop(
+        (
+            max(0, int(x0 - left * size)),
+            max(0, int(y0 - top * size)),
+            min(w, int(x1 + right * size) + 1),
+            min(h, int(y1 + bottom * size) + 1),
+        )
+    )
+
+
+def _write(job: Job) -> str:
+    image = render_line(job.text, job.font, random.Random(job.seed))
+    image.save(job.out, format="PNG", optimize=False)
+    return job.text
+
+
+def synthesize(
+    out: Path,
+    families: Sequence[Family],
+    lines_per_family: int,
+    *,
+    seed: int,
+    workers: int = 0,
+) -> Path:
+    """Write ``lines_per_family`` lines of each family under ``out/<family>/`` and the
+    labels file ``out/labels.tsv`` (``<family>/<n>.png<TAB>text``); returns its path."""
+    rng = random.Random(seed)
+    jobs: list[Job] = []
+    for family in families:
+        paths = [str(p) for p in family.paths()]
+        if not paths:
+            raise FileNotFoundError(f"no font file of family {family.name!r} is installed")
+        (out / family.name).mkdir(parents=True, exist_ok=True)
+        for index, text in enumerate(corpus.lines(rng, lines_per_family)):
+            target = out / family.name / f"{index:06d}.png"
+            jobs.append(Job(index, text, rng.choice(paths), rng.getrandbits(32), target))
+    labels = out / LABELS_FILE
+    with ProcessPoolExecutor(max_workers=workers or None) as pool:
+        texts = list(pool.map(_write, jobs, chunksize=64))
+    rows = [f"{job.out.relative_to(out)}\t{text}\n" for job, text in zip(jobs, texts, strict=True)]
+    labels.write_text("".join(rows), encoding="utf-8")
+    log.info("synthesized", extra={"out": str(out), "lines": len(rows), "families": len(families)})
+    return labels
