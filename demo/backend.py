@@ -50,12 +50,13 @@ def credential_kwargs(secret: str, public_key: RSA.RsaKey) -> dict[str, str]:
     }
 
 
-def make_media(audio_dir: Path, graph_dir: Path) -> Media:
-    """The uploads, named the way the backend names them: ``<row id>.<ext>``."""
+def make_media(audio_dir: Path, graph_dir: Path, *, handwritten: bool = False) -> Media:
+    """The uploads, named the way the backend names them: ``<row id>.<ext>``; the essay
+    photo handwritten where a handwriting recognizer serves."""
     audio = audio_dir / f"{uuid.uuid4()}.mp3"
     source = make_speech(audio)
     image = graph_dir / f"{uuid.uuid4()}.jpg"
-    make_essay_image(image)
+    make_essay_image(image, handwritten=handwritten)
     return Media(audio=audio, audio_source=source, image=image)
 
 

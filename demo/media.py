@@ -93,23 +93,39 @@ def _font_paths() -> list[Path]:
     return paths
 
 
+# A hand the demo's handwriting recognizer never trained on (training/fonts.py VALIDATION).
+HANDWRITING_FONT = Path("/usr/share/fonts/truetype/breip/Breip.ttf")
+
+
 def make_essay_image(
-    target: Path, lines: list[str] | None = None, title: str = ESSAY_TITLE
+    target: Path,
+    lines: list[str] | None = None,
+    title: str = ESSAY_TITLE,
+    *,
+    handwritten: bool = False,
 ) -> None:
-    """Render a printed essay page (title, indented paragraphs) as a JPEG or PNG."""
+    """Render an essay page (title, indented paragraphs) as a JPEG or PNG: printed, or in
+    a handwriting font when ``handwritten`` (and the font is installed)."""
     lines = lines if lines is not None else ESSAY
-    font, title_font = _font(30), _font(34)
+    font: ImageFont.FreeTypeFont | ImageFont.ImageFont
+    title_font: ImageFont.FreeTypeFont | ImageFont.ImageFont
+    if handwritten and HANDWRITING_FONT.is_file():
+        font = ImageFont.truetype(str(HANDWRITING_FONT), 34)
+        title_font = ImageFont.truetype(str(HANDWRITING_FONT), 38)
+    else:
+        font, title_font = _font(30), _font(34)
     margin, spacing = 48, 52
     width = 960
     height = margin * 2 + spacing * (len(lines) + 2)
     page = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(page)
-    draw.text((margin, margin), title, font=title_font, fill="black")
+    ink = (25, 35, 110) if handwritten else (20, 20, 20)  # a blue pen
+    draw.text((margin, margin), title, font=title_font, fill="black" if not handwritten else ink)
     indent = draw.textlength("    ", font=font)
     for row, line in enumerate(lines):
         stripped = line.lstrip(" ")
         x = margin + (indent if stripped != line else 0)
-        draw.text((x, margin + spacing * (row + 2)), stripped, font=font, fill=(20, 20, 20))
+        draw.text((x, margin + spacing * (row + 2)), stripped, font=font, fill=ink)
     # JPEG is what phones upload; PNG stays lossless for tests that read pixels back.
     options: dict[str, Any] = {"quality": 92} if target.suffix.lower() in {".jpg", ".jpeg"} else {}
     page.save(target, **options)

@@ -79,9 +79,10 @@ def _run(
         console.stage(f"  {name:<5} {where}")
     mark = time.monotonic()
     public_key = make_key_pair(stack.private_key_path)
-    media = make_media(stack.audio_dir, stack.graph_dir)
+    media = make_media(stack.audio_dir, stack.graph_dir, handwritten=settings.handwriting)
     timings["keys + sample media"] = time.monotonic() - mark
-    console.stage(f"sample media ready (speech from {media.audio_source})")
+    essay = "handwritten" if settings.handwriting else "printed"
+    console.stage(f"sample media ready (speech from {media.audio_source}, {essay} essay)")
     start_worker(settings, supervisor, stack)
     engine = create_engine(stack.database_url)
     client = redis.Redis.from_url(stack.redis.url())

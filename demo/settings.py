@@ -53,6 +53,11 @@ class DemoSettings(BaseSettings):
     # timeout would only make the worker ask again and queue the same work twice.
     llm_timeout_s: float = Field(900.0, gt=0)
 
+    # The recognizer `make handwriting-model` trains. Where the file exists, the demo's OCR
+    # service reads with it (unless OCR_RECOGNIZER__CRNN_WEIGHTS says otherwise) and the
+    # essay photo is handwritten in a hand it never trained on.
+    handwriting_model: Path = Path("var/handwriting/crnn.pth")
+
     # Inference: empty means the demo starts the CPU services itself.
     asr_url: str | None = None
     ocr_url: str | None = None
@@ -60,6 +65,10 @@ class DemoSettings(BaseSettings):
     celery_task: str = "tasks"
     worker_concurrency: int = Field(4, ge=1)
     log_level: str = "INFO"
+
+    @property
+    def handwriting(self) -> bool:
+        return self.handwriting_model.is_file()
 
     @property
     def local_llm(self) -> bool:

@@ -8,6 +8,7 @@ child's own settings class.
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import socket
 import time
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 
 WORKER_APP = "worker.app"
 LOCAL_MODEL = "smollm2-135m-instruct"
+CRNN_WEIGHTS_ENV = "OCR_RECOGNIZER__CRNN_WEIGHTS"
 
 
 @dataclass
@@ -193,6 +195,8 @@ def _start_services(
             continue
         port = free_port()
         env = {f"{name.upper()}_PORT": str(port), f"{name.upper()}_HOST": "127.0.0.1"}
+        if name == "ocr":
+            env.update(_ocr_weights(settings))
         child = supervisor.start(name, ["python", "-m", f"inference.{name}_server"], env)
         stack.endpoints[name] = f"http://127.0.0.1:{port}"
         waits[name] = (child, f"{stack.endpoints[name]}/readyz")
@@ -210,6 +214,13 @@ def _start_services(
     else:
         stack.endpoints["llm"] = settings.openai_base_url or "https://api.openai.com/v1"
     return waits
+
+
+def _ocr_weights(settings: DemoSettings) -> dict[str, str]:
+    """The handwriting recognizer, where one was trained and no other weights are set."""
+    if not settings.handwriting or os.environ.get(CRNN_WEIGHTS_ENV):
+        return {}
+    return {CRNN_WEIGHTS_ENV: str(settings.handwriting_model.resolve())}
 
 
 def _wait_tcp(supervisor: Supervisor, child: Child, port: int, timeout: float) -> None:
