@@ -4,6 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# Where `make handwriting-model` writes its data, run and model.
+HANDWRITING ?= var/handwriting
 
 .PHONY: install lock demo test test-slow test-containers lint format bench bench-classes services triton-local handwriting-model clean
 
@@ -44,7 +46,7 @@ format: install
 demo: install
 	$(PY) -m demo
 
-bench: install services
+bench: install services $(HANDWRITING)/crnn.pth
 	$(PY) -m bench
 
 # The ASR and OCR benches and the hour's memory test under emulated lower CPU classes
@@ -63,7 +65,6 @@ bench-classes: install services
 # handwriting"): synthetic lines in Debian's handwriting fonts, the CRNN fine-tuned on them
 # within HANDWRITING_MINUTES (it resumes if interrupted), its ONNX graphs exported and
 # checked. The demo and OCR_RECOGNIZER__CRNN_WEIGHTS=$(HANDWRITING)/crnn.pth pick it up.
-HANDWRITING ?= var/handwriting
 HANDWRITING_MINUTES ?= 50
 TRAINING := $(PY) -m inference.ocr_server.training
 handwriting-model: install
@@ -73,6 +74,10 @@ handwriting-model: install
 	  --out $(HANDWRITING)/run --epochs 6 --lr 4e-4 --time-budget $(HANDWRITING_MINUTES)
 	$(TRAINING) export --weights $(HANDWRITING)/run/best.pth --val $(HANDWRITING)/data/val
 	cp $(HANDWRITING)/run/best.pth $(HANDWRITING)/crnn.pth
+
+# The handwriting benchmark (bench/handwriting.py) reads this model: trained once if missing.
+$(HANDWRITING)/crnn.pth:
+	$(MAKE) handwriting-model
 
 triton-local: install
 	bash scripts/triton_local.sh

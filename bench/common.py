@@ -24,6 +24,8 @@ class BenchSettings(BaseSettings):
     # Appended to each result's name (``asr-avx2.json``): a run under an emulated CPU
     # class (`make bench-classes`) keeps the native run's files.
     results_tag: str = ""
+    # The recognizer bench/handwriting.py measures (make handwriting-model writes it).
+    handwriting_model: Path = Path("var/handwriting/crnn.pth")
 
 
 def _stem(name: str) -> str:

@@ -64,4 +64,9 @@ piper=.tools/piper
 [ -x "$piper/bin/python" ] || python3.11 -m venv "$piper" 2>/dev/null || python3 -m venv "$piper"
 "$uv" pip sync -q --python "$piper/bin/python" --require-hashes requirements/piper.txt
 # --- end ASR ----------------------------------------------------------------------------
+# The handwriting peer of bench/handwriting.py, with its own onnxruntime and numpy.
+easyhtr=.tools/easyhtr
+[ -x "$easyhtr/bin/python" ] || python3.11 -m venv "$easyhtr" 2>/dev/null || python3 -m venv "$easyhtr"
+"$uv" pip sync -q --python "$easyhtr/bin/python" --require-hashes requirements/easyhtr.txt
+
 touch "$venv/.installed"

@@ -8,7 +8,7 @@
 #   <role>.txt   one image's environment (worker, flower, asr, ocr, triton), a subset of
 #                dev.txt (compiled with it as constraints, so versions never differ), less
 #                torch, which an image takes from the CPU or CUDA index its build names
-#   checkov.txt, piper.txt   the two tools that pin clashing versions and so get venvs of
+#   checkov.txt, piper.txt, easyhtr.txt   tools that pin clashing versions and so get venvs of
 #                their own (scripts/install.sh)
 #   compose.txt  Docker Compose v2 for the container tests (scripts/containers/test.sh)
 #
@@ -41,7 +41,7 @@ for role in worker flower asr ocr triton; do
   "$uv" pip compile pyproject.toml "${extras[@]}" -c "$out/dev.txt" "${common[@]}" \
     --no-emit-package torch "${torch_source[@]}" -o "$out/$role.txt"
 done
-for tool in checkov piper compose; do
+for tool in checkov piper compose easyhtr; do
   "$uv" pip compile "$out/$tool.in" --quiet --generate-hashes --python-version 3.11 \
     --python-platform x86_64-manylinux_2_28 --custom-compile-command "make lock" \
     -o "$out/$tool.txt"

@@ -102,7 +102,7 @@ def test_each_image_lock_is_current_and_a_subset_of_the_dev_lock(role: str) -> N
         assert not {"torch", "numpy", "transformers", "onnxruntime"} & set(lock)
 
 
-@pytest.mark.parametrize("name", ["dev", *sorted(ROLES), "checkov", "piper", "compose"])
+@pytest.mark.parametrize("name", ["dev", *sorted(ROLES), "checkov", "piper", "compose", "easyhtr"])
 def test_every_locked_package_is_hashed_and_none_is_left_out_by_mistake(name: str) -> None:
     lock = read_lock(LOCKS / f"{name}.txt")
     assert len(lock) >= (1 if name == "compose" else 5)  # compose: one static binary
