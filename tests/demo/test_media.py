@@ -54,3 +54,16 @@ def test_essay_text_keeps_the_paragraphs() -> None:
     paragraphs = essay_text().split("\n\n")
     assert len(paragraphs) == sum(line.startswith("    ") for line in ESSAY)
     assert paragraphs[0].startswith("My favorite season is autumn.")
+
+
+def test_the_handwritten_essay_is_in_a_held_out_hand(tmp_path: Path) -> None:
+    from demo.media import HANDWRITING_FONT
+    from inference.ocr_server.training.fonts import VALIDATION, family
+
+    assert HANDWRITING_FONT in family(VALIDATION[0]).paths()
+    make_essay_image(tmp_path / "printed.png")
+    make_essay_image(tmp_path / "handwritten.png", handwritten=True)
+    printed = decode_image((tmp_path / "printed.png").read_bytes())
+    written = decode_image((tmp_path / "handwritten.png").read_bytes())
+    assert printed.size == written.size
+    assert printed.tobytes() != written.tobytes()

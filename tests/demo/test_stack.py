@@ -8,7 +8,7 @@ import pytest
 
 from demo.redis_server import RedisEndpoint
 from demo.settings import DemoSettings
-from demo.stack import LOCAL_MODEL, Stack, worker_env
+from demo.stack import CRNN_WEIGHTS_ENV, LOCAL_MODEL, Stack, _ocr_weights, worker_env
 
 
 def _stack(tmp_path: Path, llm: str, smtp: bool = True) -> Stack:
@@ -71,3 +71,17 @@ def test_a_real_openai_key_and_smtp_server_come_from_the_environment(
     assert "OPENAI_MAX_RETRIES" not in env
     assert (env["SMTP_HOST"], env["SMTP_SECURITY"]) == ("smtp.example.com", "starttls")
     assert env["SMTP_PASSWORD"] == "mail-secret"
+
+
+def test_a_trained_handwriting_model_serves_unless_weights_are_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(CRNN_WEIGHTS_ENV, raising=False)
+    model = tmp_path / "crnn.pth"
+    assert _ocr_weights(DemoSettings(handwriting_model=model)) == {}
+    model.write_bytes(b"weights")
+    settings = DemoSettings(handwriting_model=model)
+    assert settings.handwriting
+    assert _ocr_weights(settings) == {CRNN_WEIGHTS_ENV: str(model)}
+    monkeypatch.setenv(CRNN_WEIGHTS_ENV, "/models/other.pth")  # passes through instead
+    assert _ocr_weights(settings) == {}

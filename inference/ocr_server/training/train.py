@@ -275,8 +275,13 @@ def _report(
 
 
 def plot(report: dict[str, Any], path: Path) -> None:
-    """Training loss and validation CER per group, per epoch."""
-    import matplotlib
+    """Training loss and validation CER per group, per epoch (skipped without matplotlib,
+    as in the OCR image, which trains too but plots nothing)."""
+    try:
+        import matplotlib
+    except ImportError:
+        log.warning("matplotlib is not installed: no %s", path.name)
+        return
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -198,3 +198,10 @@ def test_the_service_answers_with_trained_weights_set_by_one_setting(
     read = response.json()
     assert len(read["lines"]) == len(page.lines)
     assert cer([(page.text, read["text"])]) < 0.5
+
+
+def test_synth_refuses_an_unknown_hand_with_a_readable_error(tmp_path: Path) -> None:
+    done = cli("synth", "--out", str(tmp_path / "x"), "--validation", "papyrus")
+    assert done.returncode == 2
+    assert "unknown font family 'papyrus'" in done.stderr
+    assert "Traceback" not in done.stderr
