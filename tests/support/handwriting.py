@@ -66,7 +66,7 @@ def _kill_after_first_checkpoint(command: list[str], out: Path, log: Path) -> in
         time.sleep(1.0)  # into the next epoch
         os.kill(process.pid, signal.SIGKILL)
         process.wait()
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     return int(state["epoch"])
 
 
