@@ -30,7 +30,10 @@ def load_rgb(sample: Sample) -> npt.NDArray[np.uint8]:
 
 
 def augment(crop: npt.NDArray[np.uint8], rng: random.Random) -> npt.NDArray[np.uint8]:
-    """What one more photo of the same line could look like: width, contrast, blur, noise."""
+    """What one more photo of the same line, or another writer, could look like: width,
+    elastic strokes, contrast, blur, noise."""
+    if rng.random() < 0.5:
+        crop = elastic(crop, rng)
     h, w = crop.shape[:2]
     stretched = cv2.resize(crop, (max(8, int(w * rng.uniform(0.85, 1.15))), h))
     if rng.random() < 0.3:
@@ -40,6 +43,24 @@ def augment(crop: npt.NDArray[np.uint8], rng: random.Random) -> npt.NDArray[np.u
     if rng.random() < 0.3:
         out += np.random.default_rng(rng.getrandbits(32)).normal(0, 5, out.shape)
     return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def elastic(crop: npt.NDArray[np.uint8], rng: random.Random) -> npt.NDArray[np.uint8]:
+    """Strokes bent by a smooth random displacement (a few percent of the line height):
+    the same letters as another hand would draw them."""
+    h, w = crop.shape[:2]
+    noise = np.random.default_rng(rng.getrandbits(32))
+    sigma = max(1.0, 0.08 * h)
+    amount = h * rng.uniform(0.015, 0.05)
+    fields = []
+    for _ in range(2):
+        field = cv2.GaussianBlur(noise.uniform(-1, 1, (h, w)).astype(np.float32), (0, 0), sigma)
+        fields.append(field * (amount / max(float(np.abs(field).max()), 1e-6)))
+    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    bent = cv2.remap(
+        crop, xs + fields[0], ys + fields[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+    return np.asarray(bent, dtype=np.uint8)
 
 
 def steps(width: int) -> int:

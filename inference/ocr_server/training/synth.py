@@ -1,7 +1,8 @@
 """Synthetic handwritten lines: text from the corpus in a family's fonts, made to look
 like a line the OCR service cuts out of a photographed page.
 
-Per word: size, baseline and spacing jitter; per line: slant, ink weight and colour,
+Per letter (half the lines): size, height and advance jitter; per word: size, baseline
+and spacing jitter; per line: slant, ink weight and colour,
 paper (white, grey, ruled), slight rotation and perspective, blur, sensor noise and JPEG
 artefacts. The crop has the service's margins (``layout.py``: 0.1 text heights left,
 0.45 right, 0.15 above and below), jittered.
@@ -69,20 +70,37 @@ def render_line(text: str, font_path: str, rng: random.Random) -> Image.Image:
     wobble = size * rng.uniform(0.0, 0.08)
     pad = 2 * size
     width = (
-        int(sum(font(size).getlength(w) for w in words) * 1.3 + space * 2 * len(words)) + 2 * pad
+        int(sum(font(size).getlength(w) for w in words) * 1.5 + space * 2 * len(words)) + 2 * pad
     )
-    height = 4 * size
-    baseline = int(2.6 * size)
+    height = 4 * size + width // 20  # room for a 2-degree turn of the whole line
+    baseline = int(2.6 * size) + width // 40
     ruled = baseline + rng.randint(1, 4) if rng.random() < 0.3 else None
     ink = Image.new("L", (width, height), 0)
     draw = ImageDraw.Draw(ink)
     stroke = 1 if rng.random() < 0.15 and size > 30 else 0  # a thicker pen
+    # Half the lines are written letter by letter: each letter's size, height and advance
+    # jitter a little, so one font gives many hands (a hand never writes a letter twice alike).
+    by_letter = rng.random() < 0.5
     x = float(pad)
     for word in words:
         px = max(8, round(size * rng.uniform(0.92, 1.08)))
         y = baseline + wobble * math.sin(wobble_phase + x / wobble_len) + rng.gauss(0, size * 0.02)
-        draw.text((x, y), word, font=font(px), fill=255, anchor="ls", stroke_width=stroke)
-        x += font(px).getlength(word) + space * rng.uniform(0.8, 1.6)
+        if not by_letter:
+            draw.text((x, y), word, font=font(px), fill=255, anchor="ls", stroke_width=stroke)
+            x += font(px).getlength(word)
+        for letter in word if by_letter else "":
+            letter_px = max(8, round(px * rng.uniform(0.9, 1.1)))
+            lift = rng.gauss(0, size * 0.03)
+            draw.text(
+                (x, y + lift),
+                letter,
+                font=font(letter_px),
+                fill=255,
+                anchor="ls",
+                stroke_width=stroke,
+            )
+            x += font(letter_px).getlength(letter) * rng.uniform(0.92, 1.12)
+        x += space * rng.uniform(0.8, 1.6)
     slant = rng.uniform(-0.25, 0.3)
     ink = ink.transform(
         ink.size, Image.Transform.AFFINE, (1, slant, -slant * baseline, 0, 1, 0),
@@ -93,22 +111,26 @@ def render_line(text: str, font_path: str, rng: random.Random) -> Image.Image:
         ink = ink.filter(ImageFilter.MaxFilter(3))
     elif weight > 0.9 and size > 32:
         ink = ink.filter(ImageFilter.MinFilter(3))
-    box = ink.getbbox()
-    if box is None:
+    if ink.getbbox() is None:
         raise ValueError(f"{font_path} drew no ink for {text!r}")
     page = _paper(rng, width, height, ruled)
     colour = Image.new("RGB", page.size, rng.choice(INK))
     alpha = ink.point(lambda v: int(v * rng.uniform(0.8, 1.0)))
     page.paste(colour, mask=alpha)
-    page = _camera(page, rng)
-    return _crop(page, box, rng)
+    page, ink = _geometry(page, ink, rng)
+    box = ink.getbbox() or (0, 0, width, height)  # the ink where the camera put it
+    return _crop(_sensor(page, rng), box, rng)
 
 
-def _camera(page: Image.Image, rng: random.Random) -> Image.Image:
+def _geometry(
+    page: Image.Image, ink: Image.Image, rng: random.Random
+) -> tuple[Image.Image, Image.Image]:
+    """A slight turn and, sometimes, perspective: the same on the page and its ink mask."""
     turn = rng.uniform(-2.0, 2.0)
     fill = page.getpixel((0, 0))
     page = page.rotate(turn, resample=Image.Resampling.BICUBIC, fillcolor=fill)
-    if rng.random() < 0.3:  # slight perspective: one side a little taller
+    ink = ink.rotate(turn, resample=Image.Resampling.BILINEAR, fillcolor=0)
+    if rng.random() < 0.3:  # one side a little taller
         w, h = page.size
         d = h * rng.uniform(0.0, 0.05)
         quad = (
@@ -117,6 +139,12 @@ def _camera(page: Image.Image, rng: random.Random) -> Image.Image:
         page = page.transform(
             page.size, Image.Transform.QUAD, quad, Image.Resampling.BILINEAR, fillcolor=fill
         )
+        ink = ink.transform(ink.size, Image.Transform.QUAD, quad, Image.Resampling.BILINEAR)
+    return page, ink
+
+
+def _sensor(page: Image.Image, rng: random.Random) -> Image.Image:
+    """Focus blur, sensor noise and JPEG artefacts."""
     blur = rng.choice((0.0, 0.0, 0.4, 0.7, 1.0))
     if blur:
         page = page.filter(ImageFilter.GaussianBlur(blur))
