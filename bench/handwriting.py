@@ -10,7 +10,8 @@ detector for all), at concurrency 1:
   weights (``BENCH_HANDWRITING_MODEL``, default ``var/handwriting/crnn.pth``);
 * ``easyhtr`` (``easyhtr==0.1.1``, an IAM-trained word detector and CTC reader in ONNX,
   in its own venv ``.tools/easyhtr``): upper case only and no punctuation but ``'`` and
-  ``-``, so it is scored case-folded (both texts in upper case).
+  ``-``, so it is scored case-folded (both texts in upper case); the CRNN rows give their
+  case-folded CER too.
 
 Page CER (spaces collapsed), page latency, and ms per line (the recognizer alone, on the
 held-out synthetic lines of the training data). The training report's figures (time,
@@ -176,6 +177,8 @@ def main() -> None:
             texts, seconds, card = read_through_server(env, pages, workdir)
             rows[name] = {
                 "cer": scores(family_of, truths, texts),
+                # As easyhtr is scored: case-folded (it reads upper case only).
+                "cer_case_folded": scores(family_of, truths, texts, fold=True),
                 "page_latency_s": round(statistics.median(seconds), 3),
                 "printed_page_latency_s": round(
                     statistics.median(
