@@ -22,6 +22,7 @@ from tests.triton import media
 from tests.triton.conftest import link
 from tests.triton.server import TritonServer
 from tests.triton.test_models import infer, text_of
+from tests.triton.test_onnx_models import unload
 from tests.triton.test_swap import start_load, stop_load
 from triton_models import swap
 from triton_models.repository import write_model
@@ -96,6 +97,7 @@ def test_trained_weights_become_version_two_through_the_checked_swap(
         CrnnRecognizer(media.easyocr_models() / "english_g2.pth", CPU).recognize([line])[0].text
     )
     assert text_of(infer(triton, MODEL, IMAGE=line[np.newaxis])["TEXT"]) == shipped
+    unload(triton, MODEL)  # and wait: later tests expect a server with nothing in transit
 
 
 def test_publishing_to_an_onnxruntime_model_is_refused(
