@@ -27,7 +27,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from inference.device import Placement
-from inference.ocr_server.recognizers.crnn import width_at_line_height
+from inference.ocr_server.recognizers.crnn import scaled_width, width_at_line_height
 from inference.ocr_server.recognizers.crnn_net import LINE_HEIGHT
 from inference.ocr_server.training.data import load_rgb
 from inference.ocr_server.training.evaluate import cer
@@ -105,8 +105,8 @@ def smoke_line(samples: list[Sample]) -> tuple[npt.NDArray[np.uint8], str]:
     lines = []
     for sample in samples:
         crop = load_rgb(sample)
-        width = max(LINE_HEIGHT // 4, round(LINE_HEIGHT * crop.shape[1] / crop.shape[0]))
-        lines.append(cv2.resize(crop, (width, LINE_HEIGHT), interpolation=cv2.INTER_LINEAR))
+        size = (scaled_width(crop), LINE_HEIGHT)  # as the recognizer scales it
+        lines.append(cv2.resize(crop, size, interpolation=cv2.INTER_LINEAR))
     return np.concatenate(lines, axis=1), " ".join(s.text for s in samples)
 
 
