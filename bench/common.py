@@ -75,15 +75,10 @@ def machine() -> dict[str, Any]:
 
 def _cpu_flags() -> list[str]:
     """The flags that decide the engines: AMX, AVX-512 (BF16, VNNI), AVX2."""
+    from inference.tuning import cpu_flags
+
     wanted = ("amx_tile", "amx_bf16", "avx512f", "avx512_bf16", "avx512_vnni", "avx2", "avx_vnni")
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return []
-    flags = next(
-        (line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")),
-        [],
-    )
+    flags = cpu_flags()
     return [flag for flag in wanted if flag in flags]
 
 

@@ -64,3 +64,18 @@ def cpu_has_bf16() -> bool:
     amx = getattr(cpu, "_is_amx_tile_supported", lambda: False)()
     avx = getattr(cpu, "_is_avx512_bf16_supported", lambda: False)()
     return bool(amx or avx)
+
+
+# Instructions that multiply 8-bit integers into 32-bit sums without an int16 step.
+_INT8_DOT_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})
+
+
+def cpu_has_int8_dot() -> bool:
+    """The CPU multiplies int8 by uint8 straight into int32 sums (VNNI or AMX). Without
+    them (AVX2 only) ONNX Runtime's uint8 x int8 kernels add pairs of products in int16,
+    which saturates on large weights: int8 graphs for such CPUs are quantized with 7-bit
+    weights (``reduce_range``), as ONNX Runtime advises. ONNX Runtime picks its kernels
+    from the CPU itself (no ISA cap reaches it), so this reads the CPU's flags only."""
+    from inference.tuning import cpu_flags
+
+    return bool(cpu_flags() & _INT8_DOT_FLAGS)

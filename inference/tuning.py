@@ -84,6 +84,18 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags as /proc/cpuinfo lists them (empty where it cannot be read)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return frozenset()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return frozenset(line.split(":", 1)[1].split())
+    return frozenset()
+
+
 def machine_key(libraries: Sequence[str], extra: Mapping[str, str]) -> dict[str, str]:
     """What a measured choice depends on (and the bench JSON records)."""
     key = {"cpu": cpu_model(), "cores": str(len(os.sched_getaffinity(0)))}

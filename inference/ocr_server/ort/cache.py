@@ -1,7 +1,8 @@
 """ONNX files in a cache keyed by the weights' hash: exported once, then only opened.
 
-``model-<sha256 of the weights, 16 hex>-<recipe>-<precision>.onnx``. The recipe names
-the exporter, opset and calibration, so changing any of them (or the weights) gives a new
+``model-<sha256 of the weights, 16 hex>-<recipe>-<precision>.onnx``. The recipe names the
+exporter, opset and calibration, and ``r7`` for int8 graphs with 7-bit weights (CPUs
+without VNNI, see quantize.py), so changing any of them (or the weights) gives a new
 file; an unchanged one is never written again. Writers take a file lock and rename into
 place, so servers starting together export once and never read half a file.
 """
@@ -42,12 +43,20 @@ def weights_digest(path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+def reduced_range() -> bool:
+    """Int8 graphs keep 7-bit weights on this CPU (no VNNI: quantize.py)."""
+    from inference.device import cpu_has_int8_dot
+
+    return not cpu_has_int8_dot()
+
+
 def cache_path(model: Model, weights: Path, precision: Precision, cache_dir: Path) -> Path:
     recipe = RECIPE
     if precision != "fp32":
         from inference.ocr_server.ort.calibration import font_name
 
         recipe += "-" + font_name().removesuffix(".ttf").lower()
+        recipe += "-r7" if reduced_range() else ""
     return cache_dir / f"{model}-{weights_digest(weights)}-{recipe}-{precision}.onnx"
 
 
@@ -70,7 +79,8 @@ def onnx_model(model: Model, weights: Path, precision: Precision, cache_dir: Pat
             from inference.ocr_server.ort.quantize import quantize
 
             source = onnx_model(model, weights, "fp32", cache_dir)
-            _write_atomic(path, quantize(model, source, precision))
+            reduce = reduced_range()
+            _write_atomic(path, quantize(model, source, precision, reduce_range=reduce))
         log.info(
             "onnx model exported",
             extra={"path": str(path), "seconds": round(time.perf_counter() - started, 1)},

@@ -19,7 +19,7 @@ def _synth(args: argparse.Namespace) -> int:
     from inference.ocr_server.training import fonts
     from inference.ocr_server.training.synth import synthesize
 
-    validation = set(args.validation)
+    validation = {fonts.family(name).name for name in args.validation}  # unknown: refused now
     train_names = [f.name for f in fonts.HANDWRITING if f.name not in validation]
     train_names += [f.name for f in fonts.PRINTED]
     val_names = [*args.validation, "dejavu"]

@@ -37,6 +37,33 @@ def test_int8_calibration_is_deterministic(tmp_path: Path) -> None:
     assert b"QuantizeLinear" in first
 
 
+def _weight_range(graph: Path) -> int:
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(graph))
+    ints = [numpy_helper.to_array(t) for t in model.graph.initializer if t.data_type == 3]
+    return max(int(np.abs(w.astype(np.int32)).max()) for w in ints if w.size > 16)
+
+
+def test_int8_graphs_keep_7_bit_weights_on_a_cpu_without_vnni(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """AVX2's uint8 x int8 kernels sum pairs in int16 and saturate: a CPU without VNNI or
+    AMX gets its own graph (named r7) whose weights stay within 7 bits."""
+    from inference import device, tuning
+
+    monkeypatch.setattr(tuning, "cpu_flags", lambda: frozenset({"avx2", "fma"}))
+    assert not device.cpu_has_int8_dot()
+    avx2 = onnx_model("crnn", CRNN, "int8", tmp_path)
+    monkeypatch.setattr(tuning, "cpu_flags", lambda: frozenset({"avx2", "avx512_vnni"}))
+    assert device.cpu_has_int8_dot()
+    vnni = onnx_model("crnn", CRNN, "int8", tmp_path)
+    assert avx2.name.endswith("-r7-int8.onnx")
+    assert vnni.name == avx2.name.replace("-r7", "")
+    assert _weight_range(avx2) <= 64 < _weight_range(vnni) <= 127
+
+
 def test_a_second_start_opens_the_cache_and_new_weights_export_again(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

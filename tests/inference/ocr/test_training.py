@@ -205,3 +205,4 @@ def test_synth_refuses_an_unknown_hand_with_a_readable_error(tmp_path: Path) -> 
     assert done.returncode == 2
     assert "unknown font family 'papyrus'" in done.stderr
     assert "Traceback" not in done.stderr
+    assert not (tmp_path / "x").exists()  # refused before any line is drawn
