@@ -16,7 +16,7 @@ import numpy.typing as npt
 import torch
 from torch import nn
 
-from inference.device import Placement
+from inference.device import Placement, cpu_has_bf16
 from inference.ocr_server.detectors.craft_net import load_craft
 from inference.ocr_server.detectors.postprocess import (
     FloatArray,
@@ -77,6 +77,11 @@ class CraftDetector:
         self._dtype = _DTYPES[self.precision]
         self._channels_last = self.precision == "bf16" and placement.device == "cpu"
         model = load_craft(weights)
+        if self._channels_last and not cpu_has_bf16():
+            log.warning(
+                "bf16 CRAFT on a CPU without bfloat16 instructions is emulated: "
+                "tens of seconds a page (precision auto measures what is fastest here)"
+            )
         if self._channels_last:
             self._model = frozen_channels_last(model, self._dtype)
         else:
