@@ -6,21 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from inference.device import Placement, cpu_has_bf16
+from inference.device import Placement
 from inference.ocr_server.detectors.craft import CraftDetector
 from inference.ocr_server.detectors.craft_net import Craft, strip_data_parallel
 from inference.ocr_server.layout import lay_out_lines
 from inference.ocr_server.settings import packaged_weights
 from tests.inference.ocr.pages import render_page, rotated
+from tests.support.cpu import needs_bf16
 
-BF16 = pytest.param(
-    "bf16",
-    marks=pytest.mark.skipif(
-        not cpu_has_bf16(),
-        reason="no bfloat16 instructions here: bf16 CRAFT is emulated (tens of seconds a "
-        "page on AVX2) and never a candidate; CPUs with them run these cases",
-    ),
-)
+BF16 = pytest.param("bf16", marks=needs_bf16)
 
 
 @pytest.fixture(scope="module", params=["fp32", BF16])

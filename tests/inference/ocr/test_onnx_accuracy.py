@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import pytest
 
-from inference.device import cpu_has_bf16
 from inference.ocr_server.ort.choice import CPU_DEFAULT
 from inference.ocr_server.settings import OcrSettings
 from tests.inference.ocr.compare import (
@@ -25,6 +24,7 @@ from tests.inference.ocr.compare import (
     keeps_accuracy,
     read,
 )
+from tests.support.cpu import needs_bf16
 
 pytestmark = pytest.mark.timeout(600)
 CANVAS = 960  # as the server tests
@@ -35,14 +35,7 @@ DEFAULT = ("auto", "auto", "auto", "auto")
 # (detector engine, detector precision, recognizer engine, recognizer precision)
 ENGINES = [
     DEFAULT,  # what this CPU runs by default (torch bf16 CRAFT on AMX, else ONNX fp32)
-    pytest.param(
-        ("craft", "bf16", "crnn-onnx", "fp32"),
-        marks=pytest.mark.skipif(
-            not cpu_has_bf16(),
-            reason="no bfloat16 instructions here: bf16 CRAFT is emulated (about 50 s a page "
-            "on AVX2) and never a candidate; CPUs with them run this case",
-        ),
-    ),
+    pytest.param(("craft", "bf16", "crnn-onnx", "fp32"), marks=needs_bf16),
     ("craft-onnx", CPU_DEFAULT["craft"], "crnn-onnx", CPU_DEFAULT["crnn"]),  # non-AMX default
     # On these pages (canvas 960) the int8 CRAFT graphs keep both bounds; on the 1280x960
     # benchmark pages they do not (docs/ocr.md), which is why no default uses them.

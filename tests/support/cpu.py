@@ -1,0 +1,13 @@
+"""Marks for cases that only make sense on some CPU classes (docs/cpu-classes.md)."""
+
+from __future__ import annotations
+
+import pytest
+
+from inference.device import cpu_has_bf16
+
+needs_bf16 = pytest.mark.skipif(
+    not cpu_has_bf16(),
+    reason="no bfloat16 instructions here: bf16 CRAFT is emulated (about 50 s a 1280x960 "
+    "page on AVX2) and never a candidate; CPUs with them run these cases",
+)
