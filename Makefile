@@ -69,7 +69,7 @@ HANDWRITING_MINUTES ?= 50
 TRAINING := $(PY) -m inference.ocr_server.training
 handwriting-model: install
 	[ -f $(HANDWRITING)/data/val/labels.tsv ] || $(TRAINING) synth --out $(HANDWRITING)/data \
-	  --train-lines 12000 --val-lines 1200
+	  --train-lines 16000 --val-lines 1200
 	$(TRAINING) train --train $(HANDWRITING)/data/train --val $(HANDWRITING)/data/val \
 	  --out $(HANDWRITING)/run --epochs 6 --lr 4e-4 --time-budget $(HANDWRITING_MINUTES)
 	$(TRAINING) export --weights $(HANDWRITING)/run/best.pth --val $(HANDWRITING)/data/val

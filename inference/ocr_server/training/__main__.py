@@ -14,6 +14,10 @@ from inference.logs import configure_logging
 
 log = logging.getLogger("inference.ocr_server.training")
 
+# The share of synthetic training lines written in mixed hands (each letter from one of a
+# few training fonts at one x-height): hands that no font has.
+MIXED_SHARE = 0.3
+
 
 def _synth(args: argparse.Namespace) -> int:
     from inference.ocr_server.training import fonts
@@ -35,13 +39,15 @@ def _synth(args: argparse.Namespace) -> int:
             )
         if not families:
             raise SystemExit(f"no font of {names} is installed: run make install")
-        per_family = max(1, count // len(families))
+        mixed = round(count * args.mixed_share) if split == "train" else 0
+        per_family = max(1, (count - mixed) // len(families))
         print(
             synthesize(
                 args.out / split,
                 families,
                 per_family,
                 seed=args.seed + len(split),
+                mixed_lines=mixed,
                 workers=args.workers,
             )
         )
@@ -67,6 +73,7 @@ def _train(args: argparse.Namespace) -> int:
         precision=args.precision,
         threads=args.threads,
         max_train_lines=args.max_lines,
+        **({} if args.frozen_convs is None else {"frozen_convs": args.frozen_convs}),
         time_budget_s=args.time_budget * 60 if args.time_budget else None,
     )
     report = train(config, train_set, val_set, [*train_problems, *val_problems])
@@ -109,6 +116,12 @@ def parser() -> argparse.ArgumentParser:
     synth.add_argument("--out", type=Path, required=True)
     synth.add_argument("--train-lines", type=int, default=20_000)
     synth.add_argument("--val-lines", type=int, default=1_200)
+    synth.add_argument(
+        "--mixed-share",
+        type=float,
+        default=MIXED_SHARE,
+        help="share of the training lines in hands mixed letter by letter from several fonts",
+    )
     synth.add_argument("--validation", nargs="+", default=None, help="held-out families")
     synth.add_argument("--seed", type=int, default=0)
     synth.add_argument("--workers", type=int, default=0, help="processes; 0: one per core")
@@ -130,6 +143,12 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto")
     train.add_argument("--threads", type=int, default=0)
     train.add_argument("--max-lines", type=int, default=None, help="train on a sample")
+    train.add_argument(
+        "--frozen-convs",
+        type=int,
+        default=None,
+        help="first convolutions kept as shipped; default: train.FROZEN_CONVS (2)",
+    )
     train.add_argument(
         "--time-budget",
         type=float,

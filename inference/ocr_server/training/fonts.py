@@ -45,6 +45,13 @@ class Family:
     name: str  # also the folder its lines are written to
     files: tuple[str, ...]  # paths under FONT_ROOT
     handwriting: bool = True
+    small_caps: bool = False  # lower case written as small capitals
+
+    @property
+    def mixable(self) -> bool:
+        """Whether its letters may go into mixed hands, where a letter's size tells its
+        case (synth.py)."""
+        return self.handwriting and not self.small_caps
 
     def paths(self) -> list[Path]:
         return [FONT_ROOT / name for name in self.files if (FONT_ROOT / name).is_file()]
@@ -61,12 +68,26 @@ HANDWRITING = (
             "truetype/fifthhorseman/dkgBI.ttf",
         ),
     ),
-    Family("because-we-learn", ("opentype/bwht/BecauseWeLearn-Regular.otf",)),
-    Family("because-we-build", ("opentype/bwht/BecauseWeBuild-Regular.otf",)),
-    Family("because-we-connect", ("opentype/bwht/BecauseWeConnect-Regular.otf",)),
-    Family("because-we-create", ("opentype/bwht/BecauseWeCreate-Regular.otf",)),
-    Family("because-we-mentor", ("opentype/bwht/BecauseWeMentor-Regular.otf",)),
-    Family("because-we-organize", ("opentype/bwht/BecauseWeOrganize-Regular.otf",)),
+    Family(
+        "because-we-learn", small_caps=True, files=("opentype/bwht/BecauseWeLearn-Regular.otf",)
+    ),
+    Family(
+        "because-we-build", small_caps=True, files=("opentype/bwht/BecauseWeBuild-Regular.otf",)
+    ),
+    Family(
+        "because-we-connect", small_caps=True, files=("opentype/bwht/BecauseWeConnect-Regular.otf",)
+    ),
+    Family(
+        "because-we-create", small_caps=True, files=("opentype/bwht/BecauseWeCreate-Regular.otf",)
+    ),
+    Family(
+        "because-we-mentor", small_caps=True, files=("opentype/bwht/BecauseWeMentor-Regular.otf",)
+    ),
+    Family(
+        "because-we-organize",
+        small_caps=True,
+        files=("opentype/bwht/BecauseWeOrganize-Regular.otf",),
+    ),
     Family("femkeklaver", ("truetype/femkeklaver/femkeklaver.ttf",)),
     Family("rufscript", ("truetype/rufscript/Rufscript010.ttf",)),
     Family("delphine", ("truetype/sjfonts/Delphine.ttf",)),
@@ -81,7 +102,7 @@ HANDWRITING = (
     Family("ecolier", ("truetype/ecolier-court/Ecolier-court.ttf",)),
     Family("kaushan", ("opentype/kaushanscript/KaushanScript-Regular.otf",)),
     Family("kristi", ("truetype/kristi/Kristi.ttf",)),
-    Family("tomson-talks", ("truetype/tomsontalks/TomsonTalks.ttf",)),
+    Family("tomson-talks", small_caps=True, files=("truetype/tomsontalks/TomsonTalks.ttf",)),
     Family(
         "comic-neue",
         (
@@ -91,7 +112,7 @@ HANDWRITING = (
             "opentype/comic-neue/ComicNeue-Light.otf",
         ),
     ),
-    Family("humor-sans", ("truetype/humor-sans/Humor-Sans.ttf",)),
+    Family("humor-sans", small_caps=True, files=("truetype/humor-sans/Humor-Sans.ttf",)),
     Family(
         "cabin-sketch",
         (

@@ -19,10 +19,11 @@ import random
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter, ImageFont
+from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 
 from inference.ocr_server.layout import MARGIN_LEFT, MARGIN_RIGHT, MARGIN_Y
 from inference.ocr_server.training import corpus
@@ -34,13 +35,27 @@ log = logging.getLogger(__name__)
 INK = ((20, 20, 20), (25, 35, 110), (10, 20, 60), (60, 60, 60), (35, 35, 45))
 
 
+# Of the lines written letter by letter, this share has each letter turned, sheared and
+# stretched on its own.
+BENT_LETTERS = 0.5
+MIXED = "mixed"  # the group of lines in mixed hands
+# A line in a "mixed" hand takes each letter from one of this many fonts.
+MIXED_FONTS = (2, 4)
+
+
 @dataclass(frozen=True)
 class Job:
     index: int
     text: str
-    font: str
+    fonts: tuple[str, ...]  # one: the line is in that font; more: a mixed hand
     seed: int
     out: Path
+
+
+@cache
+def _x_height(font_path: str) -> float:
+    """The height of "x" at 100 px, to scale fonts to one x-height."""
+    return -float(ImageFont.truetype(font_path, 100).getbbox("x", anchor="ls")[1])
 
 
 def _paper(rng: random.Random, width: int, height: int, ruled_at: int | None) -> Image.Image:
@@ -54,24 +69,29 @@ def _paper(rng: random.Random, width: int, height: int, ruled_at: int | None) ->
     return paper
 
 
-def render_line(text: str, font_path: str, rng: random.Random) -> Image.Image:
-    """One RGB line image of ``text`` in ``font_path``, cropped as the service crops."""
+def render_line(text: str, font_paths: str | Sequence[str], rng: random.Random) -> Image.Image:
+    """One RGB line image of ``text`` in ``font_paths`` (one font, or several mixed letter
+    by letter at one x-height: a hand no font has), cropped as the service crops."""
+    paths = [font_paths] if isinstance(font_paths, str) else list(font_paths)
     size = rng.randint(24, 48)
-    fonts: dict[int, ImageFont.FreeTypeFont] = {}
+    fonts: dict[tuple[str, int], ImageFont.FreeTypeFont] = {}
+    reference = _x_height(paths[0])
 
-    def font(px: int) -> ImageFont.FreeTypeFont:
-        if px not in fonts:
-            fonts[px] = ImageFont.truetype(font_path, px)
-        return fonts[px]
+    def font(px: int, path: str = paths[0]) -> ImageFont.FreeTypeFont:
+        if path != paths[0]:  # about the same x-height as the line's first font
+            scale = min(1.6, max(0.6, reference / max(_x_height(path), 1.0)))
+            px = max(8, round(px * scale))
+        if (path, px) not in fonts:
+            fonts[path, px] = ImageFont.truetype(path, px)
+        return fonts[path, px]
 
     words = text.split(" ")
     space = font(size).getlength(" ") or size * 0.3
     wobble_phase, wobble_len = rng.uniform(0, 2 * math.pi), rng.uniform(150, 600)
     wobble = size * rng.uniform(0.0, 0.08)
     pad = 2 * size
-    width = (
-        int(sum(font(size).getlength(w) for w in words) * 1.5 + space * 2 * len(words)) + 2 * pad
-    )
+    widest = max(sum(font(size, path).getlength(w) for w in words) for path in paths)
+    width = int(widest * 1.5 + space * 2 * len(words)) + 2 * pad
     height = 4 * size + width // 20  # room for a 2-degree turn of the whole line
     baseline = int(2.6 * size) + width // 40
     ruled = baseline + rng.randint(1, 4) if rng.random() < 0.3 else None
@@ -80,7 +100,8 @@ def render_line(text: str, font_path: str, rng: random.Random) -> Image.Image:
     stroke = 1 if rng.random() < 0.15 and size > 30 else 0  # a thicker pen
     # Half the lines are written letter by letter: each letter's size, height and advance
     # jitter a little, so one font gives many hands (a hand never writes a letter twice alike).
-    by_letter = rng.random() < 0.5
+    by_letter = len(paths) > 1 or rng.random() < 0.5
+    bend = by_letter and rng.random() < BENT_LETTERS
     x = float(pad)
     for word in words:
         px = max(8, round(size * rng.uniform(0.92, 1.08)))
@@ -89,17 +110,20 @@ def render_line(text: str, font_path: str, rng: random.Random) -> Image.Image:
             draw.text((x, y), word, font=font(px), fill=255, anchor="ls", stroke_width=stroke)
             x += font(px).getlength(word)
         for letter in word if by_letter else "":
-            letter_px = max(8, round(px * rng.uniform(0.9, 1.1)))
+            letter_font = font(max(8, round(px * rng.uniform(0.9, 1.1))), rng.choice(paths))
             lift = rng.gauss(0, size * 0.03)
-            draw.text(
-                (x, y + lift),
-                letter,
-                font=font(letter_px),
-                fill=255,
-                anchor="ls",
-                stroke_width=stroke,
-            )
-            x += font(letter_px).getlength(letter) * rng.uniform(0.92, 1.12)
+            if bend:
+                _bent_letter(ink, (x, y + lift), letter, letter_font, stroke, rng)
+            else:
+                draw.text(
+                    (x, y + lift),
+                    letter,
+                    font=letter_font,
+                    fill=255,
+                    anchor="ls",
+                    stroke_width=stroke,
+                )
+            x += letter_font.getlength(letter) * rng.uniform(0.92, 1.12)
         x += space * rng.uniform(0.8, 1.6)
     slant = rng.uniform(-0.25, 0.3)
     ink = ink.transform(
@@ -112,7 +136,7 @@ def render_line(text: str, font_path: str, rng: random.Random) -> Image.Image:
     elif weight > 0.9 and size > 32:
         ink = ink.filter(ImageFilter.MinFilter(3))
     if ink.getbbox() is None:
-        raise ValueError(f"{font_path} drew no ink for {text!r}")
+        raise ValueError(f"{', '.join(paths)} drew no ink for {text!r}")
     page = _paper(rng, width, height, ruled)
     colour = Image.new("RGB", page.size, rng.choice(INK))
     alpha = ink.point(lambda v: int(v * rng.uniform(0.8, 1.0)))
@@ -120,6 +144,37 @@ def render_line(text: str, font_path: str, rng: random.Random) -> Image.Image:
     page, ink = _geometry(page, ink, rng)
     box = ink.getbbox() or (0, 0, width, height)  # the ink where the camera put it
     return _crop(_sensor(page, rng), box, rng)
+
+
+def _bent_letter(
+    ink: Image.Image,
+    at: tuple[float, float],
+    letter: str,
+    font: ImageFont.FreeTypeFont,
+    stroke: int,
+    rng: random.Random,
+) -> None:
+    """``letter`` drawn on ``ink`` with its baseline at ``at``, turned, sheared and
+    stretched on its own: the same letter as another writer would shape it."""
+    px = int(font.size)
+    side = 3 * px
+    glyph = Image.new("L", (side, side), 0)
+    origin = (px, 2 * px)  # the baseline's left end on the glyph's canvas
+    ImageDraw.Draw(glyph).text(
+        origin, letter, font=font, fill=255, anchor="ls", stroke_width=stroke
+    )
+    turn = math.radians(rng.uniform(-7, 7))
+    shear = rng.uniform(-0.2, 0.2)
+    sx, sy = rng.uniform(0.82, 1.18), rng.uniform(0.88, 1.12)
+    # The inverse map (output to input) about the origin: turn, shear, then scale.
+    a, b = math.cos(turn) / sx, (math.sin(turn) + shear) / sx
+    c, d = -math.sin(turn) / sy, math.cos(turn) / sy
+    ox, oy = origin
+    matrix = (a, b, ox - a * ox - b * oy, c, d, oy - c * ox - d * oy)
+    glyph = glyph.transform(glyph.size, Image.Transform.AFFINE, matrix, Image.Resampling.BILINEAR)
+    left, top = round(at[0]) - ox, round(at[1]) - oy
+    region = (left, top, left + side, top + side)
+    ink.paste(ImageChops.lighter(ink.crop(region), glyph), region)
 
 
 def _geometry(
@@ -176,7 +231,7 @@ def _crop(page: Image.Image, box: tuple[int, int, int, int], rng: random.Random)
 
 
 def _write(job: Job) -> str:
-    image = render_line(job.text, job.font, random.Random(job.seed))
+    image = render_line(job.text, job.fonts, random.Random(job.seed))
     image.save(job.out, format="PNG", optimize=False)
     return job.text
 
@@ -187,20 +242,33 @@ def synthesize(
     lines_per_family: int,
     *,
     seed: int,
+    mixed_lines: int = 0,
     workers: int = 0,
 ) -> Path:
-    """Write ``lines_per_family`` lines of each family under ``out/<family>/`` and the
-    labels file ``out/labels.tsv`` (``<family>/<n>.png<TAB>text``); returns its path."""
+    """Write ``lines_per_family`` lines of each family under ``out/<family>/``, and
+    ``mixed_lines`` lines in hands mixed letter by letter from the handwriting families'
+    fonts under ``out/mixed/``, and the labels file ``out/labels.tsv``
+    (``<group>/<n>.png<TAB>text``); returns its path."""
     rng = random.Random(seed)
     jobs: list[Job] = []
+    lower_case: list[str] = []  # the fonts mixed hands take their letters from
     for family in families:
         paths = [str(p) for p in family.paths()]
         if not paths:
             raise FileNotFoundError(f"no font file of family {family.name!r} is installed")
+        lower_case += paths if family.mixable else []
         (out / family.name).mkdir(parents=True, exist_ok=True)
         for index, text in enumerate(corpus.lines(rng, lines_per_family)):
             target = out / family.name / f"{index:06d}.png"
-            jobs.append(Job(index, text, rng.choice(paths), rng.getrandbits(32), target))
+            jobs.append(Job(index, text, (rng.choice(paths),), rng.getrandbits(32), target))
+    if mixed_lines and len(lower_case) < 2:
+        raise ValueError("mixed hands need at least two handwriting fonts with lower case")
+    if mixed_lines:
+        (out / MIXED).mkdir(parents=True, exist_ok=True)
+    for index, text in enumerate(corpus.lines(rng, mixed_lines) if mixed_lines else ()):
+        hand = tuple(rng.sample(lower_case, min(len(lower_case), rng.randint(*MIXED_FONTS))))
+        target = out / MIXED / f"{index:06d}.png"
+        jobs.append(Job(index, text, hand, rng.getrandbits(32), target))
     labels = out / LABELS_FILE
     with ProcessPoolExecutor(max_workers=workers or None) as pool:
         texts = list(pool.map(_write, jobs, chunksize=64))

@@ -11,13 +11,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
+from inference.ocr_server.detectors.craft_net import strip_data_parallel
 from inference.ocr_server.recognizers.crnn_net import ENGLISH_G2_CHARACTERS
+from inference.ocr_server.settings import packaged_weights
 from inference.ocr_server.training import corpus, fonts
 from inference.ocr_server.training.evaluate import cer, cer_by_group, edit_distance
 from inference.ocr_server.training.labels import read_labels
-from inference.ocr_server.training.synth import render_line, synthesize
+from inference.ocr_server.training.synth import MIXED, render_line, synthesize
 from tests.support.handwriting import EPOCHS, ToyRun, cli
 
 CHARSET = set(ENGLISH_G2_CHARACTERS)
@@ -105,6 +108,48 @@ def test_synthesis_writes_labelled_lines_per_family_and_refuses_a_missing_font(
         synthesize(tmp_path / "bad", [absent], 2, seed=1, workers=1)
 
 
+def test_mixed_hands_take_letters_from_lower_case_training_fonts_only(tmp_path: Path) -> None:
+    assert fonts.family("kristi").mixable
+    assert not fonts.family("because-we-build").mixable, "small capitals: size is not case"
+    assert not fonts.family("dejavu").mixable, "printed"
+    families = fonts.installed(["kristi", "comic-neue", "humor-sans", "dejavu"])
+    labels = synthesize(tmp_path / "set", families, 2, seed=1, mixed_lines=5, workers=1)
+    samples, problems = read_labels(labels)
+    assert not problems
+    assert sum(s.group == MIXED for s in samples) == 5
+    assert len(samples) == 4 * 2 + 5
+    with pytest.raises(ValueError, match="at least two handwriting fonts"):
+        synthesize(tmp_path / "one", fonts.installed(["kristi", "humor-sans"]), 1, seed=1,
+                   mixed_lines=3, workers=1)  # fmt: skip
+
+
+def test_a_mixed_hand_is_drawn_at_its_first_fonts_x_height_and_reproducibly() -> None:
+    kristi, stevehand = (str(fonts.family(name).paths()[0]) for name in ("kristi", "stevehand"))
+    text = "minimum axes over nine rows"  # x-height letters only: the crop is the x-height
+    heights = {}
+    for hand in ([kristi], [kristi, stevehand]):
+        lines = [render_line(text, hand, random.Random(seed)) for seed in range(6)]
+        heights[len(hand)] = np.median([line.height for line in lines])
+        again = render_line(text, hand, random.Random(0))
+        assert np.array_equal(np.asarray(lines[0]), np.asarray(again))
+    # SteveHand's x-height is 1.6x Kristi's at one size: unscaled, the mixed crops are
+    # 1.5x as tall as Kristi's alone; at one x-height, as tall.
+    assert heights[2] / heights[1] < 1.2, heights
+
+
+def test_the_first_convolutions_stay_as_shipped() -> None:
+    from inference.ocr_server.recognizers.crnn_net import Crnn
+    from inference.ocr_server.training.train import freeze
+
+    model = Crnn()
+    freeze(model, 2)
+    convs = [m for m in model.FeatureExtraction.ConvNet if isinstance(m, torch.nn.Conv2d)]
+    assert [c.weight.requires_grad for c in convs] == [False, False] + [True] * (len(convs) - 2)
+    assert all(p.requires_grad for p in model.SequenceModeling.parameters())
+    with pytest.raises(ValueError, match="frozen_convs"):
+        freeze(model, len(convs) + 1)
+
+
 def test_cer_counts_edits_over_reference_characters() -> None:
     assert edit_distance("kitten", "sitting") == 3
     assert cer([("abcd", "abcd"), ("abcd", "abed")]) == pytest.approx(1 / 8)
@@ -122,6 +167,7 @@ def test_training_resumes_after_a_kill_and_improves_the_held_out_hands(
     report = json.loads((run.out / "report.json").read_text())
     assert [e["epoch"] for e in report["epochs"]] == list(range(1, EPOCHS + 1))
     assert report["val_groups"] == sorted([*fonts.VALIDATION, "dejavu"])
+    assert MIXED in report["train_groups"]
     assert not set(report["val_groups"]) & set(report["train_groups"]) - {"dejavu"}
     handwriting = [g for g in fonts.VALIDATION]
     before = np.mean([report["before"][g] for g in handwriting])
@@ -131,6 +177,12 @@ def test_training_resumes_after_a_kill_and_improves_the_held_out_hands(
     assert all(e["lines_per_s"] > 0 for e in report["epochs"])
     assert (run.out / "curves.png").stat().st_size > 10_000
     assert run.weights.is_file()
+    trained = torch.load(run.weights, map_location="cpu", weights_only=True)
+    shipped = torch.load(packaged_weights("english_g2.pth"), map_location="cpu", weights_only=True)
+    frozen = "FeatureExtraction.ConvNet.0.weight"  # the first convolution: as shipped
+    assert torch.equal(trained[frozen], strip_data_parallel(shipped)[frozen])
+    later = "FeatureExtraction.ConvNet.6.weight"  # the third: trained
+    assert not torch.equal(trained[later], strip_data_parallel(shipped)[later])
 
 
 def test_training_refuses_a_labels_file_without_usable_lines(
