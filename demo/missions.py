@@ -31,12 +31,20 @@ class Mission:
     # Builds the kwargs from the mission it waits for (the edit missions).
     derive: Callable[[Mission], dict[str, Any]] | None = None
     task_id: str | None = None
+    # An edit reopens its row, which keeps the result (and its seq) of the last write: the
+    # edit has written once the row holds a result with a higher seq.
+    reopened_at_seq: int | None = None
     pushed_at: float | None = None
     finished_at: float | None = None
     state: str = "WAITING"
     stage: str = ""
     result: dict[str, Any] | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_edit(self) -> bool:
+        """An edit of a row that a first analysis already wrote, under the same task id."""
+        return self.file_id is not None and self.after is not None
 
     @property
     def done(self) -> bool:
@@ -64,6 +72,22 @@ def insert_pending_row(
                 result=None,
             )
         )
+
+
+def reopen_row(engine: sa.Engine, file_id: str) -> int | None:
+    """What the backend does before it pushes an edit: the row back to PENDING, its old
+    result left in place; the seq of that result (None without one)."""
+    with engine.begin() as conn:
+        conn.execute(files.update().where(files.c.id == file_id).values(status="PENDING"))
+    row = read_row(engine, file_id)
+    return _seq(row[1]) if row is not None else None
+
+
+def _seq(result: dict[str, Any] | None) -> int | None:
+    try:
+        return int((result or {})["seq"])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def read_row(engine: sa.Engine, file_id: str) -> tuple[str, dict[str, Any] | None] | None:
@@ -112,13 +136,20 @@ def _settle_from_row(mission: Mission, file_id: str, engine: sa.Engine, status: 
     """A file mission is over once its task ended, or once its own write is in the row.
 
     The row decides the outcome: a task that ended without writing a final state there
-    (the backend would never see a result) counts as a failure.
+    (the backend would never see a result) counts as a failure. The task id is the row
+    id (contract.md), so an edit's result-backend record starts as the analysis's
+    SUCCESS: an edit is over once the row holds a newer write, or once its task failed.
     """
     row = read_row(engine, file_id)
     row_status, result = row if row is not None else ("MISSING", None)
-    written_by_this_task = (result or {}).get("task") == mission.task_id
-    if status in FINAL or (written_by_this_task and row_status in FINAL):
-        final = row_status if row_status in FINAL else "FAILURE"
+    if mission.is_edit:
+        seq, before = _seq(result), mission.reopened_at_seq
+        written = row_status in FINAL and seq is not None and (before is None or seq > before)
+        ended = status == "FAILURE"
+    else:
+        written, ended = row_status in FINAL, status in FINAL
+    if ended or written:
+        final = row_status if written else "FAILURE"
         if status == "FAILURE":
             final = "FAILURE"
         mission.state, mission.result = final, result

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from demo import go_backend
 from demo.backend import credential_kwargs, make_key_pair, make_media, plan_missions
-from demo.missions import Mission, refresh
+from demo.missions import Mission, refresh, reopen_row
 from demo.report import Console, MailCheck, final_report
 from demo.settings import DemoSettings
 from demo.smtp_sink import plain_text, read_mails
@@ -104,9 +104,13 @@ def _run(
     return DemoOutcome(missions, problems, mail, timings, workdir=workdir)
 
 
-def _push(settings: DemoSettings, client: redis.Redis, mission: Mission) -> None:
+def _push(settings: DemoSettings, engine: sa.Engine, client: redis.Redis, mission: Mission) -> None:
+    """Push as the backend does: a row task under the row's id (contract.md), an edit
+    after reopening its row; Mail_sent under a fresh id."""
     name = f"{settings.celery_task}.{mission.task}" if settings.celery_task else mission.task
-    mission.task_id = go_backend.push(client, name, mission.kwargs)
+    if mission.is_edit and mission.file_id is not None:
+        mission.reopened_at_seq = reopen_row(engine, mission.file_id)
+    mission.task_id = go_backend.push(client, name, mission.kwargs, task_id=mission.file_id)
     mission.pushed_at = time.monotonic()
     mission.state = "QUEUED"
 
@@ -132,7 +136,7 @@ def _follow(
             return
         for mission in missions:
             if mission.task_id is None:
-                _maybe_push(settings, console, client, mission, by_task)
+                _maybe_push(settings, console, engine, client, mission, by_task)
             elif refresh(mission, engine, client):
                 console.progress(mission)
         time.sleep(settings.poll_interval_s)
@@ -141,6 +145,7 @@ def _follow(
 def _maybe_push(
     settings: DemoSettings,
     console: Console,
+    engine: sa.Engine,
     client: redis.Redis,
     mission: Mission,
     by_task: dict[str, Mission],
@@ -155,7 +160,7 @@ def _maybe_push(
         return
     if before is not None and mission.derive is not None:
         mission.kwargs = {**mission.derive(before), **mission.kwargs}
-    _push(settings, client, mission)
+    _push(settings, engine, client, mission)
     console.progress(mission)
 
 

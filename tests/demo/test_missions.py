@@ -9,7 +9,7 @@ from pathlib import Path
 import redis
 import sqlalchemy as sa
 
-from demo.missions import Mission, insert_pending_row, refresh
+from demo.missions import Mission, insert_pending_row, read_row, refresh, reopen_row
 from worker.store import create_engine, create_schema, files
 
 
@@ -61,21 +61,34 @@ def test_a_task_that_ends_without_writing_its_row_is_a_failure(
     assert mission.state == "FAILURE"
 
 
-def test_an_edit_is_not_done_until_its_own_task_ends(tmp_path: Path, redis_url: str) -> None:
+def test_an_edit_under_the_row_id_is_not_done_until_it_writes_a_newer_result(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """The backend's edit reuses the row id as task id, so the result backend still holds
+    the analysis's SUCCESS when the edit is pushed, and the reopened row its result."""
     client = redis.Redis.from_url(redis_url)
     engine = create_engine(f"sqlite:///{tmp_path / 'files.db'}")
     create_schema(engine)
-    file_id, task_id = str(uuid.uuid4()), str(uuid.uuid4())
+    file_id = str(uuid.uuid4())
     insert_pending_row(engine, file_id, "ASR", "/x.mp3", "a@b.co")
-    _finish_row(engine, file_id, "SUCCESS", {"content": "old", "task": "the-analysis"})
-    mission = Mission("NLP_edit_ASR", {}, file_id, task_id=task_id, pushed_at=0.0)
-    refresh(mission, engine, client)
-    assert not mission.done  # the row is SUCCESS, but from the analysis
-    _finish_row(engine, file_id, "SUCCESS", {"content": "new", "task": task_id})
-    _meta(client, task_id, "SUCCESS", {"id": file_id, "status": "SUCCESS"})
-    refresh(mission, engine, client)
-    assert mission.state == "SUCCESS"
-    assert (mission.result or {})["content"] == "new"
+    _finish_row(engine, file_id, "SUCCESS", {"content": "old", "task": file_id, "seq": 100})
+    _meta(client, file_id, "SUCCESS", {"id": file_id, "status": "SUCCESS"})
+    edit = Mission("NLP_edit_ASR", {}, file_id, after="ASR_predict", task_id=file_id)
+    edit.reopened_at_seq, edit.pushed_at = reopen_row(engine, file_id), 0.0
+    assert edit.reopened_at_seq == 100
+    assert read_row(engine, file_id) == ("PENDING", {"content": "old", "task": file_id, "seq": 100})
+    refresh(edit, engine, client)
+    assert not edit.done  # the SUCCESS in Redis and the old result are the analysis's
+    _finish_row(engine, file_id, "SUCCESS", {"content": "new", "task": file_id, "seq": 101})
+    refresh(edit, engine, client)
+    assert edit.state == "SUCCESS"
+    assert (edit.result or {})["content"] == "new"
+
+    again = Mission("NLP_edit_ASR", {}, file_id, after="ASR_predict", task_id=file_id)
+    again.reopened_at_seq, again.pushed_at = reopen_row(engine, file_id), 0.0
+    _meta(client, file_id, "FAILURE", {"exc_type": "PermanentError"})
+    refresh(again, engine, client)
+    assert again.state == "FAILURE"  # its own task failed: the row keeps the old result
 
 
 def test_mail_mission_follows_the_task_state(tmp_path: Path, redis_url: str) -> None:
