@@ -4,9 +4,10 @@
 # stage above its target): `wheels.sh worker flower`.
 # Every wheel the role's lock names, downloaded with its hash checked, plus the build
 # backend the project's own install needs (setuptools, at the dev lock's version), plus the
-# CPU torch wheel for the inference roles, copied from the local folder TORCH_WHEELS (see
-# scripts/uv.sh). Run where the package index is reachable; carry wheels/ to the
-# air-gapped builder with the repository.
+# CPU torch wheel for the inference roles at the dev lock's version, copied from the local
+# folder TORCH_WHEELS where it is there (see scripts/uv.sh), else downloaded from PyTorch's
+# CPU index. Run where the package index is reachable; carry wheels/ to the air-gapped
+# builder with the repository.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=wheels
@@ -15,14 +16,18 @@ python=${PYTHON:-.venv/bin/python}
 download() { "$python" -m pip download -q --disable-pip-version-check --no-deps "$@" -d "$out" \
   2> >(grep -v '^WARNING: Location .* is ignored' >&2); }
 setuptools=$(grep -o '^setuptools==[^ ]*' requirements/dev.txt)
+torch_pin=$(grep -o '^torch==[^ ]*' requirements/dev.txt)  # torch==2.13.0+cpu
 for role in "$@"; do
   # Wheels where the index has them; an sdist (openai-whisper has none) is built in the image.
   download --require-hashes -r "requirements/$role.txt"
   case $role in
     asr | ocr | triton)
-      torch=$(compgen -G "${TORCH_WHEELS:-/opt/wheels}/torch-2.13.0+cpu-*.whl" | head -1 || true)
-      [ -n "$torch" ] || { echo "wheels.sh: no CPU torch wheel in ${TORCH_WHEELS:-/opt/wheels}" >&2; exit 1; }
-      cp -u "$torch" "$out/"
+      torch=$(compgen -G "${TORCH_WHEELS:-/opt/wheels}/torch-${torch_pin#torch==}-*.whl" | head -1 || true)
+      if [ -n "$torch" ]; then
+        cp -u "$torch" "$out/"
+      else
+        download --only-binary :all: --index-url https://download.pytorch.org/whl/cpu "$torch_pin"
+      fi
       ;;
   esac
 done
