@@ -1,7 +1,9 @@
 """Synthetic handwritten lines: text from the corpus in a family's fonts, made to look
 like a line the OCR service cuts out of a photographed page.
 
-Per letter (half the lines): size, height and advance jitter; per word: size, baseline
+Per letter (half the lines): size, height and advance jitter, and for half of those a turn,
+shear and stretch of each letter on its own; mixed hands (``mixed_lines``) take each letter
+from one of a few lower-case handwriting fonts at one x-height; per word: size, baseline
 and spacing jitter; per line: slant, ink weight and colour,
 paper (white, grey, ruled), slight rotation and perspective, blur, sensor noise and JPEG
 artefacts. The crop has the service's margins (``layout.py``: 0.1 text heights left,
