@@ -26,7 +26,10 @@ for role in "$@"; do
       if [ -n "$torch" ]; then
         cp -u "$torch" "$out/"
       else
-        download --only-binary :all: --index-url https://download.pytorch.org/whl/cpu "$torch_pin"
+        # The lock's own entry (pin and hashes), so the download is checked like the rest.
+        awk '/^torch==/{on=1} on{print} on && !/\\$/{exit}' requirements/dev.txt >"$out/.torch.txt"
+        download --require-hashes --index-url https://download.pytorch.org/whl/cpu -r "$out/.torch.txt"
+        rm -f "$out/.torch.txt"
       fi
       ;;
   esac

@@ -57,7 +57,7 @@ def _synth(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from inference.ocr_server.settings import packaged_weights
     from inference.ocr_server.training.labels import read_labels
-    from inference.ocr_server.training.train import TrainConfig, train
+    from inference.ocr_server.training.train import FROZEN_CONVS, TrainConfig, train
 
     train_set, train_problems = read_labels(args.train)
     val_set, val_problems = read_labels(args.val)
@@ -73,7 +73,7 @@ def _train(args: argparse.Namespace) -> int:
         precision=args.precision,
         threads=args.threads,
         max_train_lines=args.max_lines,
-        **({} if args.frozen_convs is None else {"frozen_convs": args.frozen_convs}),
+        frozen_convs=FROZEN_CONVS if args.frozen_convs is None else args.frozen_convs,
         time_budget_s=args.time_budget * 60 if args.time_budget else None,
     )
     report = train(config, train_set, val_set, [*train_problems, *val_problems])

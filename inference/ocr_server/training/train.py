@@ -143,7 +143,7 @@ def _train_epoch(
         loss = ctc(log_probs, batch.targets, batch.input_lengths, batch.target_lengths)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 5.0)
+        nn.utils.clip_grad_norm_(model.parameters(), 5.0)  # frozen ones have no grad
         optimizer.step()
         scheduler.step()
         lines_seen += len(batch.texts)
