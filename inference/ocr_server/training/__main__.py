@@ -24,6 +24,8 @@ def _synth(args: argparse.Namespace) -> int:
     from inference.ocr_server.training.synth import synthesize
 
     validation = {fonts.family(name).name for name in args.validation}  # unknown: refused now
+    if not 0.0 <= args.mixed_share < 1.0:
+        raise ValueError(f"--mixed-share must be at least 0 and below 1, not {args.mixed_share}")
     train_names = [f.name for f in fonts.HANDWRITING if f.name not in validation]
     train_names += [f.name for f in fonts.PRINTED]
     val_names = [*args.validation, "dejavu"]

@@ -263,6 +263,8 @@ def synthesize(
         for index, text in enumerate(corpus.lines(rng, lines_per_family)):
             target = out / family.name / f"{index:06d}.png"
             jobs.append(Job(index, text, (rng.choice(paths),), rng.getrandbits(32), target))
+    if mixed_lines < 0:
+        raise ValueError(f"mixed_lines must not be negative, not {mixed_lines}")
     if mixed_lines and len(lower_case) < 2:
         raise ValueError("mixed hands need at least two handwriting fonts with lower case")
     if mixed_lines:

@@ -117,6 +117,8 @@ def test_mixed_hands_take_letters_from_lower_case_training_fonts_only(tmp_path: 
     assert not problems
     assert sum(s.group == MIXED for s in samples) == 5
     assert len(samples) == 4 * 2 + 5
+    with pytest.raises(ValueError, match="must not be negative"):
+        synthesize(tmp_path / "neg", families, 1, seed=1, mixed_lines=-1, workers=1)
     with pytest.raises(ValueError, match="at least two handwriting fonts"):
         synthesize(tmp_path / "one", fonts.installed(["kristi", "humor-sans"]), 1, seed=1,
                    mixed_lines=3, workers=1)  # fmt: skip
@@ -257,3 +259,12 @@ def test_synth_refuses_an_unknown_hand_with_a_readable_error(tmp_path: Path) -> 
     assert "unknown font family 'papyrus'" in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "x").exists()  # refused before any line is drawn
+
+
+@pytest.mark.parametrize("share", ["1.0", "-0.1"])
+def test_synth_refuses_a_mixed_share_outside_0_to_1(tmp_path: Path, share: str) -> None:
+    done = cli("synth", "--out", str(tmp_path / "x"), "--mixed-share", share)
+    assert done.returncode == 2
+    assert "--mixed-share must be at least 0 and below 1" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "x").exists()
