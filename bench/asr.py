@@ -12,9 +12,10 @@ same model, tiny.en int8 on CPU (2 threads), and greedy decoding:
 Then each side's *defaults* (the pipeline's beam 5 against the server's settings as
 shipped), the multilingual base model served by the server, for the tiny.en/base
 choice, and the server with each of its speed choices named instead of measured (each
-encoder: CTranslate2's own int8 and PyTorch bfloat16; one lane of two threads instead of
-two lanes of one). The JSON records the CPU, its flags and any instruction-set cap, and
-the encoder the server measured and chose (``server_engine``). The server and the
+encoder: CTranslate2's own int8, PyTorch float32 and bfloat16; each word aligner:
+CTranslate2's and PyTorch float32; one lane of two threads instead of two lanes of
+one). The JSON records the CPU, its flags and any instruction-set cap, and the encoder
+and aligner the server measured and chose (``server_engine``). The server and the
 pipeline at concurrency 1 run twice, alternating, and the faster run of each counts, so
 that a neighbour's burst on a shared machine does not decide the ratio. Writes
 bench/results/asr.json and asr.png.
@@ -44,7 +45,10 @@ GREEDY = {"ASR_BEAM_SIZE": "1"}
 # Each choice named instead of measured (auto picks one encoder of the two per machine).
 ABLATIONS = {
     "server_ctranslate2_encoder": {"ASR_ENCODER": "ctranslate2"},
+    "server_torch_fp32_encoder": {"ASR_ENCODER": "torch-fp32"},
     "server_torch_bf16_encoder": {"ASR_ENCODER": "torch-bf16"},
+    "server_ctranslate2_aligner": {"ASR_ALIGNER": "ctranslate2"},
+    "server_torch_fp32_aligner": {"ASR_ALIGNER": "torch-fp32"},
     "server_one_lane": {"ASR_LANES": "1"},
 }
 

@@ -80,9 +80,14 @@ class AsrSettings(ServiceSettings):
     # on a CPU; one on a GPU). See engines/faster.py plan_lanes.
     lanes: int = Field(0, ge=0, le=16)
     # faster-whisper's encoder: "torch-bf16" runs it in PyTorch bfloat16, about 3x
-    # CTranslate2's int8 on an AMX Xeon, 1.5x on an AVX-512 BF16 EPYC; "auto" times both
-    # on this CPU (where it has bfloat16) and keeps the faster, cached in tuning_dir.
-    encoder: Literal["auto", "ctranslate2", "torch-bf16"] = "auto"
+    # CTranslate2's int8 on an AMX Xeon, 1.5x on an AVX-512 BF16 EPYC; "torch-fp32" in
+    # PyTorch float32, 1.2x on an AVX2 EPYC; "auto" times them on this CPU (bfloat16 only
+    # where it has bfloat16) and keeps the fastest, cached in tuning_dir.
+    encoder: Literal["auto", "ctranslate2", "torch-fp32", "torch-bf16"] = "auto"
+    # Word times (for timestamps, and the early-stop check of text-only decodes):
+    # "torch-fp32" runs the decoder up to its last alignment head in PyTorch, without the
+    # vocabulary projection CTranslate2's align computes; "auto" times both here, cached.
+    aligner: Literal["auto", "ctranslate2", "torch-fp32"] = "auto"
     # Beam 5 for a first decode: 1.7x greedy's time, for WER 0.027 against 0.030 on the Piper
     # lecture, and still faster than the pipeline's greedy (the pipeline's beam-5 defaults
     # read it at 0.028, at 0.6x this speed). bench/results/asr.json.

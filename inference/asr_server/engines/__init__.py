@@ -29,6 +29,7 @@ def _faster_whisper(settings: AsrSettings) -> AsrEngine:
         cpu_threads=settings.cpu_threads,
         lanes=settings.lanes,
         encoder=settings.encoder,
+        aligner=settings.aligner,
         beam_size=settings.beam_size,
         max_new_tokens=settings.max_new_tokens,
         tuning_dir=settings.tuning_dir,

@@ -1,11 +1,13 @@
-"""Which Whisper encoder runs on a CPU: CTranslate2's own, or PyTorch bfloat16.
+"""Which Whisper encoder runs on a CPU: CTranslate2's own, or PyTorch float32 or bfloat16.
 
-``ASR_ENCODER=auto`` times both on this CPU (two 30 s windows each, on one lane's
-threads) and keeps the faster; the choice is cached per machine (:mod:`inference.tuning`).
-The bfloat16 encoder is a candidate only where the CPU has bfloat16 instructions (AMX or
-AVX-512 BF16) and the model's encoder is stored unquantized; its words are held to
-CTranslate2's in tests/inference/asr/test_torch_encoder.py. Measured: 3x CTranslate2's
-int8 on an AMX Xeon, 1.5x on an AVX-512 BF16 EPYC (2 cores, tiny.en).
+``ASR_ENCODER=auto`` times the candidates on this CPU (two 30 s windows each, on one
+lane's threads) and keeps the fastest; the choice is cached per machine
+(:mod:`inference.tuning`). The PyTorch encoders are candidates where the model's encoder
+is stored unquantized, bfloat16 only where the CPU has bfloat16 instructions (AMX or
+AVX-512 BF16); their states and words are held to CTranslate2's in
+tests/inference/asr/test_torch_encoder.py. Measured (2 cores, tiny.en): bfloat16 3x
+CTranslate2's int8 on an AMX Xeon, 1.5x on an AVX-512 BF16 EPYC; float32 1.2x on a
+Zen 3 EPYC with AVX2 only.
 """
 
 from __future__ import annotations
@@ -25,13 +27,15 @@ log = logging.getLogger(__name__)
 PART = "asr-encoder"
 CTRANSLATE2 = "ctranslate2"
 TORCH_BF16 = "torch-bf16"
+TORCH_FP32 = "torch-fp32"
+_PRECISION = {TORCH_BF16: "bf16", TORCH_FP32: "fp32"}
 _TIMED_WINDOWS = 2
 
 
 @dataclass(frozen=True)
 class EncoderChoice:
     choice: tuning.Choice
-    loaded: Any  # the TorchEncoder when it was chosen, else None (CTranslate2 encodes)
+    loaded: Any  # the TorchEncoder when one was chosen, else None (CTranslate2 encodes)
 
 
 def choose_encoder(
@@ -46,38 +50,45 @@ def choose_encoder(
     if placement.device != "cpu":
         return EncoderChoice(tuning.explicit(PART, CTRANSLATE2), None)  # float16 on the GPU
     if setting != "auto":
-        loaded = _torch_encoder(model_dir, threads) if setting == TORCH_BF16 else None
+        loaded = _torch_encoder(model_dir, threads, setting) if setting in _PRECISION else None
         return EncoderChoice(tuning.explicit(PART, setting), loaded)
-    key = tuning.machine_key(
+    key = choice_key(model_dir, threads)
+    cache_dir = tuning_dir or tuning.default_dir()
+    names = [CTRANSLATE2, TORCH_FP32] + ([TORCH_BF16] if cpu_has_bf16() else [])
+    cached = tuning.cached_choice(PART, names, cache_dir, key)
+    if cached is not None:  # only the winner is loaded
+        return EncoderChoice(cached, _torch_encoder(model_dir, threads, cached.engine))
+    candidates = [tuning.Candidate(CTRANSLATE2, _timed(model, None))]
+    encoders = {name: _eligible_torch_encoder(model_dir, threads, name) for name in names[1:]}
+    for name, encoder in encoders.items():
+        if encoder is not None:
+            candidates.append(tuning.Candidate(name, _timed(model, encoder)))
+    choice = tuning.choose(PART, candidates, cache_dir, key)
+    return EncoderChoice(choice, encoders.get(choice.engine))
+
+
+def choice_key(model_dir: Path, threads: int) -> dict[str, str]:
+    """What the engine's measured choices (encoder, aligner) depend on."""
+    return tuning.machine_key(
         ("ctranslate2", "torch", "faster-whisper"),
         {"model": _model_id(model_dir), "threads_per_lane": str(threads)},
     )
-    cache_dir = tuning_dir or tuning.default_dir()
-    torch_encoder = None
-    if cpu_has_bf16():
-        cached = tuning.cached_choice(PART, [CTRANSLATE2, TORCH_BF16], cache_dir, key)
-        if cached is not None:  # only the winner is loaded
-            loaded = _torch_encoder(model_dir, threads) if cached.engine == TORCH_BF16 else None
-            return EncoderChoice(cached, loaded)
-        torch_encoder = _eligible_torch_encoder(model_dir, threads)
-    candidates = [tuning.Candidate(CTRANSLATE2, _timed(model, None))]
-    if torch_encoder is not None:
-        candidates.append(tuning.Candidate(TORCH_BF16, _timed(model, torch_encoder)))
-    choice = tuning.choose(PART, candidates, cache_dir, key)
-    return EncoderChoice(choice, torch_encoder if choice.engine == TORCH_BF16 else None)
 
 
-def _torch_encoder(model_dir: Path, threads: int) -> Any:
+def _torch_encoder(model_dir: Path, threads: int, engine: str) -> Any:
+    """The PyTorch encoder ``engine`` names; None for CTranslate2's own."""
+    if engine not in _PRECISION:
+        return None
     from inference.asr_server.engines.torch_encoder import TorchEncoder
 
-    return TorchEncoder(model_dir, threads)
+    return TorchEncoder(model_dir, threads, _PRECISION[engine])  # type: ignore[arg-type]
 
 
-def _eligible_torch_encoder(model_dir: Path, threads: int) -> Any:
+def _eligible_torch_encoder(model_dir: Path, threads: int, engine: str) -> Any:
     try:
-        return _torch_encoder(model_dir, threads)
+        return _torch_encoder(model_dir, threads, engine)
     except ValueError as exc:  # a quantized model.bin: its encoder stays in CTranslate2
-        log.info("bfloat16 encoder not a candidate", extra={"reason": str(exc)})
+        log.info("PyTorch encoder not a candidate", extra={"engine": engine, "reason": str(exc)})
         return None
 
 

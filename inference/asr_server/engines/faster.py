@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from inference.asr_server.embedded import tiny_en_dir
+from inference.asr_server.engines.align_choice import choose_aligner
 from inference.asr_server.engines.base import (
     DecodeOptions,
     Segment,
@@ -31,11 +32,14 @@ NO_SPEECH_PROB = 0.6
 LOGPROB_THRESHOLD = -1.0
 
 
-# Windows encoded (by CTranslate2), and aligned, at a time on a CPU: the transient memory
-# of both grows with the batch, their time per window does not (tiny.en, one lane thread:
-# the encoder took +590 MB for 8 windows, +206 MB for 4; the alignment +304 MB and
-# +163 MB). The bfloat16 encoder has its own sub-batch (engines/torch_encoder.py).
+# Windows encoded by CTranslate2 at a time on a CPU: the transient memory grows with the
+# batch, the time per window does not (tiny.en, one lane thread: +590 MB for 8 windows,
+# +206 MB for 4). The PyTorch encoders have their own sub-batch (engines/torch_encoder.py).
 _CPU_CHUNK = 4
+# Windows aligned at a time on a CPU: one is the cheapest per window as well as in memory
+# (the alignment took +304 MB for 8, +163 MB for 4; Zen 3, one thread: 0.195 s a window
+# one at a time, 0.254 s four at a time).
+_CPU_ALIGN = 1
 
 
 def bundled_model_dir() -> Path:
@@ -71,6 +75,7 @@ class FasterWhisperEngine:
         cpu_threads: int = 0,
         lanes: int = 0,
         encoder: str = "auto",
+        aligner: str = "auto",
         beam_size: int = 1,
         max_new_tokens: int = 224,
         tuning_dir: Path | None = None,
@@ -96,6 +101,10 @@ class FasterWhisperEngine:
             tuning_dir,
         )  # fmt: skip
         self._torch_encoder = self.encoder_choice.loaded
+        self.aligner_choice, self._torch_aligner = choose_aligner(
+            self._model, Path(model_dir or bundled_model_dir()), placement, aligner, threads,
+            tuning_dir,
+        )  # fmt: skip
         self._beam_size = beam_size
         self._max_new_tokens = max_new_tokens
         log.info(
@@ -106,12 +115,16 @@ class FasterWhisperEngine:
                 "lanes": self.lanes,
                 "threads_per_lane": threads,
                 "encoder": self.encoder_choice.choice.engine,
+                "aligner": self.aligner_choice.engine,
             },
         )
 
     @property
     def choices(self) -> dict[str, dict[str, object]]:
-        return {"encoder": self.encoder_choice.choice.describe()}
+        return {
+            "encoder": self.encoder_choice.choice.describe(),
+            "aligner": self.aligner_choice.describe(),
+        }
 
     def transcribe_windows(self, windows: Sequence[Window]) -> list[WindowTranscript]:
         return transcribe_grouped(windows, self._decode_group)
@@ -213,23 +226,18 @@ class FasterWhisperEngine:
         encoded: Any,
         windows: Sequence[Window],
     ) -> list[list[Word]]:
-        """Word times from the cross-attention of the windows: in one batched call on a
-        GPU, a few windows at a time on a CPU (its memory grows with the batch)."""
+        """Word times from the cross-attention of the windows: by the PyTorch aligner where
+        it was chosen, else by CTranslate2, in one batched call on a GPU, one window at a
+        time on a CPU (faster there, and its memory grows with the batch)."""
         text_tokens = [[t for t in seq if t < tokenizer.eot] for seq in tokens]
         frames = [min(int(w.seconds * 100), 3000) for w in windows]
-        # Windows without text get a placeholder: the batch stays whole (slicing the
-        # encoder output would copy it off the GPU), and their words are dropped.
-        placeholder = tokenizer.encode(" .")
-        texts = [t or placeholder for t in text_tokens]
-        step = _CPU_CHUNK if isinstance(encoded, np.ndarray) else len(windows)
-        found = []
-        for at in range(0, len(windows), step):
-            found += self._model.find_alignment(
-                tokenizer,
-                texts[at : at + step],
-                self._states(encoded, at, at + step),
-                frames[at : at + step],
-            )
+        if self._torch_aligner is not None and isinstance(encoded, np.ndarray):
+            found = [
+                self._torch_aligner.align(tokenizer, text, encoded[at], frames[at])
+                for at, text in enumerate(text_tokens)
+            ]
+        else:
+            found = self._ctranslate2_alignment(tokenizer, text_tokens, encoded, frames)
         aligned: list[list[Word]] = []
         for window, text, alignment in zip(windows, text_tokens, found, strict=True):
             duration = window.seconds
@@ -245,6 +253,24 @@ class FasterWhisperEngine:
                     words.append(Word(start, end, word))
             aligned.append(words)
         return aligned
+
+    def _ctranslate2_alignment(
+        self, tokenizer: Any, text_tokens: list[list[int]], encoded: Any, frames: list[int]
+    ) -> list[Any]:
+        # Windows without text get a placeholder: the batch stays whole (slicing the
+        # encoder output would copy it off the GPU), and their words are dropped.
+        placeholder = tokenizer.encode(" .")
+        texts = [t or placeholder for t in text_tokens]
+        step = _CPU_ALIGN if isinstance(encoded, np.ndarray) else len(texts)
+        found = []
+        for at in range(0, len(texts), step):
+            found += self._model.find_alignment(
+                tokenizer,
+                texts[at : at + step],
+                self._states(encoded, at, at + step),
+                frames[at : at + step],
+            )
+        return found
 
     def _languages(self, encoded: object, options: DecodeOptions, count: int) -> list[str]:
         if not self.multilingual:

@@ -1,4 +1,4 @@
-"""Whisper's encoder in PyTorch bfloat16, read from a CTranslate2 model, for CPUs with bf16.
+"""Whisper's encoder in PyTorch (bfloat16 or float32), read from a CTranslate2 model.
 
 CTranslate2 has no bfloat16 on a CPU, and its int8 encoder is no faster than float32 here
 (tiny.en, one thread, 30 s window: 0.85 s int8, 0.84 s float32). PyTorch runs the same
@@ -9,6 +9,11 @@ states to CTranslate2, whose ``generate`` and ``align`` take encoded features as
 On an AVX-512 BF16 CPU without AMX it gains less (0.32 s against 0.39 s a window on an
 EPYC), so ``auto`` times both where it can run (engines/encoder_choice.py).
 
+In float32 it is a candidate on every CPU: on a Zen 3 EPYC with AVX2 only, one thread,
+four 30 s windows one at a time took 2.2 to 2.4 s against 2.7 s for CTranslate2's int8
+(its GEMMs at ~83 GFLOP/s, near that core's float32 peak, and the attention fused), and
+it is the exact network (CTranslate2's int8 states are 6 % off float32).
+
 The weights come from the model's own ``model.bin`` (CTranslate2's variable format:
 names, shapes, dtypes), so the service still loads one model folder.
 """
@@ -18,19 +23,28 @@ from __future__ import annotations
 import re
 import struct
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 # Windows encoded at once. The attention of 1500 frames is materialised per window: 16 at
-# once took 410 MB more and 5.8 s, 4 at a time 193 MB and 3.7 s (one thread, tiny.en).
-_SUB_BATCH = 4
+# once took 410 MB more and 5.8 s, 4 at a time 193 MB and 3.7 s (one thread, tiny.en). In
+# float32 one at a time is the fastest (Zen 3, one thread, 4 windows: 2.2 s, 4 at once 2.6 s).
+_SUB_BATCH = {"bf16": 4, "fp32": 1}
+Precision = Literal["bf16", "fp32"]
 # CTranslate2's DataType enum order (include/ctranslate2/types.h).
 _DTYPES: dict[int, Any] = {0: np.float32, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.float16}
 
 
 def read_encoder_weights(model_dir: Path) -> dict[str, np.ndarray]:
     """The ``encoder/*`` variables of a CTranslate2 Whisper ``model.bin``, as float32."""
+    return read_weights(model_dir, "encoder/")
+
+
+def read_weights(model_dir: Path, prefix: str) -> dict[str, np.ndarray]:
+    """The variables under ``prefix`` of a CTranslate2 Whisper ``model.bin``, as float32,
+    named without the prefix. A quantized part (int8 weights with their scales) cannot be
+    read back as float32 here: ValueError."""
     data = memoryview((model_dir / "model.bin").read_bytes())
     position = 0
 
@@ -57,22 +71,23 @@ def read_encoder_weights(model_dir: Path) -> dict[str, np.ndarray]:
         shape = [take("I") for _ in range(take("B"))]
         dtype = _DTYPES.get(take("B"))
         size = take("I")
-        if name.startswith("encoder/"):
-            if dtype is None:
-                raise ValueError(f"{name}: a quantized encoder cannot be read here")
+        if name.startswith(prefix):
+            if dtype is None or name.endswith("weight_scale"):
+                raise ValueError(f"{name}: a quantized {prefix.strip('/')} cannot be read here")
             count = size // np.dtype(dtype).itemsize
             array = np.frombuffer(data, dtype, count, position).reshape(shape)
-            weights[name.removeprefix("encoder/")] = array.astype(np.float32)
+            weights[name.removeprefix(prefix)] = array.astype(np.float32)
         position += size
     return weights
 
 
 class TorchEncoder:
-    """``encode(features [batch, mels, 3000]) -> states [batch, 1500, d_model]`` in bfloat16."""
+    """``encode(features [batch, mels, 3000]) -> states [batch, 1500, d_model]``."""
 
-    def __init__(self, model_dir: Path, threads: int) -> None:
+    def __init__(self, model_dir: Path, threads: int, precision: Precision = "bf16") -> None:
         import torch
 
+        self.precision = precision
         # Per calling thread: each lane runs its batch on its own share of the cores.
         torch.set_num_threads(threads)
         raw = read_encoder_weights(model_dir)
@@ -84,9 +99,11 @@ class TorchEncoder:
         import torch
 
         parts = []
-        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
-            for start in range(0, features.shape[0], _SUB_BATCH):
-                chunk = np.ascontiguousarray(features[start : start + _SUB_BATCH])
+        step = _SUB_BATCH[self.precision]
+        bf16 = self.precision == "bf16"
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            for start in range(0, features.shape[0], step):
+                chunk = np.ascontiguousarray(features[start : start + step])
                 parts.append(self._forward(torch.from_numpy(chunk)).float().numpy())
         result: np.ndarray = np.concatenate(parts)
         return result

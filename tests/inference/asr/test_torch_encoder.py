@@ -1,5 +1,5 @@
-"""The bfloat16 encoder read from the CTranslate2 model: the same states as CTranslate2's
-own float32 encoder (float32 here), close in bfloat16, and the engine's lane plan."""
+"""The PyTorch encoders read from the CTranslate2 model: the same states as CTranslate2's
+own float32 encoder in float32, close in bfloat16, and the engine's lane plan."""
 
 from __future__ import annotations
 
@@ -68,6 +68,14 @@ def test_bfloat16_states_match_ctranslate2_float32(features: np.ndarray) -> None
     assert relative_error(exact, expected) < 1e-4  # the same network, op for op
 
 
+def test_float32_states_are_ctranslate2_float32s(features: np.ndarray) -> None:
+    expected = reference(features)
+    encoder = TorchEncoder(tiny_en_dir(), threads=1, precision="fp32")
+    states = encoder.encode(features)  # one window at a time in float32
+    assert states.shape == expected.shape == (2, 1500, 384)
+    assert relative_error(states, expected) < 1e-4
+
+
 def test_lanes_share_the_cores() -> None:
     assert plan_lanes(CPU, cpu_threads=2, lanes=0) == (2, 1)
     assert plan_lanes(CPU, cpu_threads=16, lanes=0) == (4, 4)
@@ -85,16 +93,18 @@ def test_auto_times_the_encoders_here_and_caches_the_choice(tmp_path: Path) -> N
         )  # fmt: skip
 
     first = engine("auto").choices["encoder"]
-    if cpu_has_bf16():
-        assert first["source"] == "measured"
-        assert set(first["seconds"]) == {"ctranslate2", "torch-bf16"}  # type: ignore[arg-type]
-        fastest = min(first["seconds"], key=first["seconds"].get)  # type: ignore[call-overload]
-        assert first["engine"] == fastest
-        again = engine("auto")
-        assert again.choices["encoder"] == {**first, "source": "cached"}
-        assert (again._torch_encoder is not None) == (first["engine"] == "torch-bf16")
-    else:  # no bfloat16 instructions: CTranslate2 is the only candidate
-        assert (first["engine"], first["source"]) == ("ctranslate2", "only")
+    expected = {"ctranslate2", "torch-fp32"} | ({"torch-bf16"} if cpu_has_bf16() else set())
+    assert first["source"] == "measured"
+    assert set(first["seconds"]) == expected  # type: ignore[arg-type]
+    fastest = min(first["seconds"], key=first["seconds"].get)  # type: ignore[call-overload]
+    assert first["engine"] == fastest
+    again = engine("auto")
+    assert again.choices["encoder"] == {**first, "source": "cached"}
+    loaded = again._torch_encoder
+    assert (loaded is not None) == (first["engine"] != "ctranslate2")
+    if loaded is not None:  # the winner's precision, and only the winner, is loaded
+        assert loaded.precision == {"torch-fp32": "fp32", "torch-bf16": "bf16"}[first["engine"]]
     forced = engine("ctranslate2")
     assert forced.choices["encoder"]["source"] == "explicit"
     assert forced._torch_encoder is None
+    assert engine("torch-fp32")._torch_encoder.precision == "fp32"
