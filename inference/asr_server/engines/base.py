@@ -6,12 +6,25 @@ may block; they never run two batches at once.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
 import numpy as np
+
+# Text that spells a special token: "<|ha|>", "<|endoftext|>", ...
+_SPECIAL_TOKEN_TEXT = re.compile(r"<\|[^|<>]*\|>")
+
+
+def prompt_text(prompt: str | None) -> str:
+    """A prompt as the model may read it: text only. A user, or the window before (a
+    babbling model's text is carried into the next window's prompt), can write a special
+    token's spelling; openai-whisper and transformers refuse it (the request would fail)
+    and faster-whisper would read it as that token, so such spans are dropped."""
+    return " ".join(_SPECIAL_TOKEN_TEXT.sub(" ", prompt or "").split())
+
 
 SAMPLE_RATE = 16_000
 # Whisper timestamp tokens are 20 ms apart.

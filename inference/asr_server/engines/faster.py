@@ -19,6 +19,7 @@ from inference.asr_server.engines.base import (
     WindowTranscript,
     Word,
     attach_words,
+    prompt_text,
     split_timestamped,
     transcribe_grouped,
 )
@@ -171,7 +172,8 @@ class FasterWhisperEngine:
         tokenizer = Tokenizer(
             model.hf_tokenizer, self.multilingual, task=options.task, language=languages[0]
         )
-        previous = tokenizer.encode(" " + options.prompt.strip()) if options.prompt else []
+        prompt = prompt_text(options.prompt)
+        previous = tokenizer.encode(" " + prompt) if prompt else []
         base_prompt = model.get_prompt(
             tokenizer, previous_tokens=previous, without_timestamps=not options.timestamps
         )

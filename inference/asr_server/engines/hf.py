@@ -18,6 +18,7 @@ from inference.asr_server.engines.base import (
     DecodeOptions,
     Window,
     WindowTranscript,
+    prompt_text,
     transcribe_grouped,
     whole_window,
 )
@@ -100,7 +101,7 @@ class TransformersWhisperEngine:
             kwargs.update(do_sample=True, temperature=options.temperature)
         else:
             kwargs.update(do_sample=False, num_beams=self._beam_size)
-        if options.prompt:
-            prompt_ids = self._processor.get_prompt_ids(options.prompt, return_tensors="pt")
+        if prompt := prompt_text(options.prompt):
+            prompt_ids = self._processor.get_prompt_ids(prompt, return_tensors="pt")
             kwargs["prompt_ids"] = prompt_ids.to(self._device)
         return kwargs

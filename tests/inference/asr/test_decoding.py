@@ -125,3 +125,12 @@ def _run(script: Script, options: DecodeOptions, policy: DecodePolicy = POLICY):
     import asyncio
 
     return asyncio.run(decode_window(script, AUDIO, options, policy))
+
+
+def test_a_prompt_keeps_its_text_and_drops_special_token_spellings() -> None:
+    from inference.asr_server.engines.base import prompt_text
+
+    assert prompt_text("<|ha|> Hello.<|endoftext|>  world") == "Hello. world"
+    assert prompt_text("a < b | c > d, <|>|") == "a < b | c > d, <|>|"
+    assert prompt_text(None) == ""
+    assert prompt_text("<|en|>") == ""

@@ -106,6 +106,14 @@ def test_language_detection_without_a_language(server: str, speech: Speech) -> N
     assert response.json()["language"]
 
 
+def test_a_prompt_that_spells_a_special_token_is_read_as_text(server: str, speech: Speech) -> None:
+    # A random model's babble (and so a window's prompt from the one before) can hold such
+    # text; so can a user's prompt. It must not fail the request.
+    response = post(server, speech.short["wav"].data, language="en", prompt="<|ha|> Hello.")
+    assert response.status_code == 200, response.text
+    assert isinstance(response.json()["text"], str)
+
+
 def test_corrupt_input_is_refused_and_server_lives_on(server: str) -> None:
     response = post(server, b"RIFF\x00\x00\x00\x00WAVEfmt junk junk junk")
     assert response.status_code == 400
