@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from inference import tuning
-from inference.asr_server.engines.encoder_choice import choice_key
+from inference.asr_server.engines.encoder_choice import choice_key, probe_features
 from inference.device import Placement
 
 log = logging.getLogger(__name__)
@@ -76,11 +76,7 @@ def _timed(model: Any, aligner: Any) -> Any:
     import ctranslate2
     from faster_whisper.tokenizer import Tokenizer
 
-    rng = np.random.default_rng(0)
-    seconds = np.arange(30 * 16_000, dtype=np.float32) / 16_000
-    audio = 0.1 * np.sin(2 * np.pi * 220 * seconds) + 0.02 * rng.standard_normal(seconds.size)
-    features = model.feature_extractor(audio.astype(np.float32))[None, :, :3000]
-    states = np.asarray(model.encode(np.ascontiguousarray(features, dtype=np.float32)))
+    states = np.asarray(model.encode(probe_features(model, 1)))
     multilingual = bool(model.model.is_multilingual)
     tokenizer = Tokenizer(model.hf_tokenizer, multilingual, task="transcribe", language="en")
     tokens = tokenizer.encode(_TEXT)

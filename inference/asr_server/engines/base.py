@@ -50,6 +50,11 @@ class DecodeOptions:
     words: bool = False
     task: Task = "transcribe"
 
+    def __post_init__(self) -> None:
+        # Every source of a prompt (a request, a window's text carried into a tail
+        # decode) passes here, and every engine reads it: cleaned once.
+        object.__setattr__(self, "prompt", prompt_text(self.prompt) or None)
+
 
 @dataclass(frozen=True, eq=False)
 class Window:

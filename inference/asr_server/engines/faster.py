@@ -19,7 +19,6 @@ from inference.asr_server.engines.base import (
     WindowTranscript,
     Word,
     attach_words,
-    prompt_text,
     split_timestamped,
     transcribe_grouped,
 )
@@ -172,8 +171,7 @@ class FasterWhisperEngine:
         tokenizer = Tokenizer(
             model.hf_tokenizer, self.multilingual, task=options.task, language=languages[0]
         )
-        prompt = prompt_text(options.prompt)
-        previous = tokenizer.encode(" " + prompt) if prompt else []
+        previous = tokenizer.encode(" " + options.prompt) if options.prompt else []
         base_prompt = model.get_prompt(
             tokenizer, previous_tokens=previous, without_timestamps=not options.timestamps
         )

@@ -18,7 +18,6 @@ from inference.asr_server.engines.base import (
     DecodeOptions,
     Window,
     WindowTranscript,
-    prompt_text,
     transcribe_grouped,
     whole_window,
 )
@@ -101,7 +100,7 @@ class TransformersWhisperEngine:
             kwargs.update(do_sample=True, temperature=options.temperature)
         else:
             kwargs.update(do_sample=False, num_beams=self._beam_size)
-        if prompt := prompt_text(options.prompt):
-            prompt_ids = self._processor.get_prompt_ids(prompt, return_tensors="pt")
+        if options.prompt:
+            prompt_ids = self._processor.get_prompt_ids(options.prompt, return_tensors="pt")
             kwargs["prompt_ids"] = prompt_ids.to(self._device)
         return kwargs

@@ -10,7 +10,6 @@ from inference.asr_server.engines.base import (
     DecodeOptions,
     Window,
     WindowTranscript,
-    prompt_text,
     split_timestamped,
     transcribe_grouped,
 )
@@ -68,7 +67,7 @@ class OpenAIWhisperEngine:
         ).to(model.device)
         decoding = whisper.DecodingOptions(
             language=options.language if self.multilingual else "en",
-            prompt=prompt_text(options.prompt) or None,
+            prompt=options.prompt,
             temperature=options.temperature,
             beam_size=self._beam_size if self._beam_size > 1 and options.temperature == 0 else None,
             sample_len=self._sample_len,

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from inference.asr_server.engines.base import Segment, Window, WindowTranscript, prompt_text
+from inference.asr_server.engines.base import Segment, Window, WindowTranscript
 from inference.asr_server.settings import AsrSettings
 from inference.triton_client import Inputs, TritonModelClient, bytes_input, first_text
 
@@ -32,8 +32,8 @@ def window_inputs(window: Window) -> Inputs:
     options = window.options
     if options.language:
         inputs["LANGUAGE"] = bytes_input(options.language)
-    if prompt := prompt_text(options.prompt):
-        inputs["PROMPT"] = bytes_input(prompt)
+    if options.prompt:
+        inputs["PROMPT"] = bytes_input(options.prompt)
     if options.temperature:
         inputs["TEMPERATURE"] = np.array([[options.temperature]], dtype=np.float32)
     return inputs

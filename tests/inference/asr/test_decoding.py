@@ -134,3 +134,10 @@ def test_a_prompt_keeps_its_text_and_drops_special_token_spellings() -> None:
     assert prompt_text("a < b | c > d, <|>|") == "a < b | c > d, <|>|"
     assert prompt_text(None) == ""
     assert prompt_text("<|en|>") == ""
+
+
+def test_decode_options_hold_the_prompt_as_text() -> None:
+    from inference.asr_server.engines.base import DecodeOptions
+
+    assert DecodeOptions(prompt="<|ha|>").prompt is None
+    assert DecodeOptions(prompt=" So <|en|> far ").prompt == "So far"
