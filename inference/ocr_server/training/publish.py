@@ -37,7 +37,11 @@ log = logging.getLogger(__name__)
 
 CPU = Placement(device="cpu", half=False)
 # Most a graph may read worse than torch float32 on the same lines.
-MAX_CER_INCREASE = {"fp32": 0.001, "int8": 0.003}
+# A float32 graph differs from torch only in the order of its sums, but a weakly trained
+# model has frames where two characters tie to a few ulps: a toy-trained CRNN's float32
+# graph read 0.2030 against torch's 0.2018 on an AVX-512 EPYC (+0.0012, 7 characters of
+# 200 lines), where other CPUs held +0.001. A broken export reads tenths worse.
+MAX_CER_INCREASE = {"fp32": 0.002, "int8": 0.003}
 # Where the CPU has no int8 dot product (AVX2 only) the int8 graphs keep 7-bit weights
 # (ort/quantize.py), one bit less of each weight: a toy-trained CRNN's graph read 0.2036
 # against torch's 0.1999 on a Zen 3 EPYC (+0.0037), where VNNI CPUs held +0.003.
