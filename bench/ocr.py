@@ -55,6 +55,7 @@ ENGINES: dict[str, tuple[str, str, str, str]] = {
     "torch fp32": ("craft", "auto", "crnn", "auto"),
     "ort fp32": ("craft-onnx", "fp32", "crnn-onnx", "fp32"),
     "ort int8": ("craft-onnx", "int8", "crnn-onnx", "int8"),
+    "torch winograd": ("craft", "winograd", "crnn-onnx", "int8"),
     "default": ("auto", "auto", "auto", "auto"),
 }
 

@@ -32,7 +32,7 @@ def packaged_weights(filename: str) -> Path:
 
 
 Precision = Literal["auto", "fp32", "int8", "int8-backbone"]
-DetectorPrecision = Literal["auto", "fp32", "bf16", "int8", "int8-backbone"]
+DetectorPrecision = Literal["auto", "fp32", "bf16", "winograd", "int8", "int8-backbone"]
 
 
 class DetectorSettings(BaseModel):
@@ -43,7 +43,8 @@ class DetectorSettings(BaseModel):
     )
     precision: DetectorPrecision = Field(
         "auto",
-        description="craft: fp32 or bf16; craft-onnx: fp32, int8 or int8-backbone; "
+        description="craft: fp32, bf16 or winograd (CPU); craft-onnx: fp32, int8 or "
+        "int8-backbone; "
         "auto: see docs/ocr.md",
     )
     weights: Path | None = Field(None, description="CRAFT state dict; default: packaged")

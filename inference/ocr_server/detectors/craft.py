@@ -3,7 +3,8 @@
 Precisions: ``fp32``; ``fp16`` (CUDA half placements); ``bf16``, which on a CPU runs the
 network channels-last and frozen by TorchScript so oneDNN fuses each convolution with its
 ReLU and keeps the weights packed (on CPUs with AMX this is the fastest CRAFT that keeps
-torch float32's boxes, see docs/ocr.md).
+torch float32's boxes, see docs/ocr.md); ``winograd`` (CPU), float32 with Winograd 3x3
+convolutions (:mod:`.craft_winograd`), the fastest float32 CRAFT on CPUs without bf16.
 """
 
 from __future__ import annotations
@@ -27,8 +28,13 @@ from inference.ocr_server.detectors.postprocess import (
 
 log = logging.getLogger(__name__)
 
-TORCH_PRECISIONS = ("auto", "fp32", "fp16", "bf16")
-_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+TORCH_PRECISIONS = ("auto", "fp32", "fp16", "bf16", "winograd")
+_DTYPES = {
+    "fp32": torch.float32,
+    "fp16": torch.float16,
+    "bf16": torch.bfloat16,
+    "winograd": torch.float32,
+}
 
 
 def torch_precision(precision: str, placement: Placement) -> str:
@@ -40,6 +46,8 @@ def torch_precision(precision: str, placement: Placement) -> str:
         )
     if precision == "auto":
         return "fp16" if placement.half else "fp32"
+    if precision == "winograd" and placement.device != "cpu":
+        raise ValueError("winograd CRAFT runs on a CPU (NNPACK); on a GPU use fp16 or fp32")
     return precision
 
 
@@ -84,6 +92,10 @@ class CraftDetector:
             )
         if self._channels_last:
             self._model = frozen_channels_last(model, self._dtype)
+        elif self.precision == "winograd":
+            from inference.ocr_server.detectors.craft_winograd import winograd_craft
+
+            self._model = winograd_craft(model)
         else:
             self._model = model.to(placement.device, self._dtype)
         log.info(

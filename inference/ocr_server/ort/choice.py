@@ -6,7 +6,8 @@ tests/inference/ocr/test_onnx_accuracy.py and bench/ocr.py:
 
 * detection: measured at the first start (:func:`detector_candidates`, the timing in
   detectors/measured.py): the float32 ONNX graph, and torch bfloat16 (frozen,
-  channels-last) on CPUs with bfloat16 instructions; on an AMX Xeon bf16 is 4-6x eager
+  channels-last) on CPUs with bfloat16 instructions, and torch float32 with Winograd 3x3
+  convolutions (``winograd``, NNPACK) wherever NNPACK runs; on an AMX Xeon bf16 is 4-6x eager
   float32 with the same boxes, on an AVX-512 BF16 EPYC about even with the float32 graph.
   int8 CRAFT is faster still but moves a few line boxes (37-39 of 40 at IoU >= 0.9 on the
   20-line benchmark pages), so it is no candidate;
@@ -48,14 +49,19 @@ def detector_candidates(engine: str, precision: str, placement: Placement) -> li
 
     Each is held to torch float32's boxes and text in the accuracy tests
     (tests/inference/ocr/test_onnx_accuracy.py): the float32 graph everywhere, torch
-    bfloat16 where the CPU has bfloat16 instructions. Empty when the settings (or the
-    device) leave nothing to measure.
+    bfloat16 where the CPU has bfloat16 instructions, torch float32 with Winograd
+    convolutions where NNPACK runs. Empty when the settings (or the device) leave nothing
+    to measure.
     """
     if engine != "auto" or precision != "auto" or placement.device != "cpu":
         return []
     candidates = [("craft-onnx", "fp32")] if onnx_usable(placement) else [("craft", "fp32")]
     if cpu_has_bf16():
         candidates.append(("craft", "bf16"))
+    from inference.ocr_server.detectors import nnpack
+
+    if nnpack.available():
+        candidates.append(("craft", "winograd"))
     return candidates
 
 
@@ -72,16 +78,16 @@ def resolve_detector(engine: str, precision: str, placement: Placement) -> tuple
     otherwise ``auto`` is the ONNX engine where usable (:func:`resolve_engine`)."""
     if engine != "auto":
         return engine, precision
-    if precision == "bf16":
-        return "craft", "bf16"
+    if precision in ("bf16", "winograd"):
+        return "craft", precision
     return resolve_engine(engine, placement, "craft"), precision
 
 
 def resolve_precision(model: Model, precision: str, placement: Placement) -> Precision:
     if precision == "int8-backbone" and model == "crnn":
         return "int8"  # the CRNN's int8 already keeps its recurrent layers in float32
-    if precision == "bf16":
-        raise ValueError("bf16 is a torch precision; the ONNX graphs are fp32 or int8")
+    if precision in ("bf16", "winograd"):
+        raise ValueError(f"{precision} is a torch precision; the ONNX graphs are fp32 or int8")
     if precision != "auto":
         return precision  # type: ignore[return-value]
     return CPU_DEFAULT[model] if placement.device == "cpu" else "fp32"

@@ -19,6 +19,7 @@ CUDA = Placement("cuda", True)
         ("auto", "fp32", ("craft-onnx", "fp32")),
         ("auto", "int8", ("craft-onnx", "int8")),
         ("auto", "bf16", ("craft", "bf16")),  # asked for: torch is the bf16 engine
+        ("auto", "winograd", ("craft", "winograd")),  # and the Winograd one
         ("craft", "auto", ("craft", "auto")),  # torch at the placement's precision
         ("craft-onnx", "auto", ("craft-onnx", "auto")),
         ("triton", "auto", ("triton", "auto")),
@@ -42,8 +43,9 @@ def test_graph_precisions() -> None:
     assert choice.resolve_precision("crnn", "auto", CPU) == "int8"
     assert choice.resolve_precision("craft", "auto", CPU) == "fp32"
     assert choice.resolve_precision("crnn", "int8-backbone", CPU) == "int8"
-    with pytest.raises(ValueError, match="torch precision"):
-        choice.resolve_precision("craft", "bf16", CPU)
+    for precision in ("bf16", "winograd"):
+        with pytest.raises(ValueError, match="torch precision"):
+            choice.resolve_precision("craft", precision, CPU)
 
 
 def test_the_bf16_probe_answers_and_honours_the_isa_caps(
@@ -55,11 +57,16 @@ def test_the_bf16_probe_answers_and_honours_the_isa_caps(
 
 
 @pytest.mark.parametrize("bf16", [True, False])
+@pytest.mark.parametrize("winograd", [True, False])
 def test_auto_on_a_cpu_is_measured_between_the_checked_candidates(
-    monkeypatch: pytest.MonkeyPatch, bf16: bool
+    monkeypatch: pytest.MonkeyPatch, bf16: bool, winograd: bool
 ) -> None:
+    from inference.ocr_server.detectors import nnpack
+
     monkeypatch.setattr(choice, "cpu_has_bf16", lambda: bf16)
+    monkeypatch.setattr(nnpack, "available", lambda: winograd)
     expected = [("craft-onnx", "fp32")] + ([("craft", "bf16")] if bf16 else [])
+    expected += [("craft", "winograd")] if winograd else []
     assert choice.detector_candidates("auto", "auto", CPU) == expected
     # Anything named, or a GPU, leaves nothing to measure.
     assert choice.detector_candidates("craft-onnx", "auto", CPU) == []
@@ -77,14 +84,19 @@ def test_the_detector_is_chosen_by_measurement_and_cached(tmp_path: Path) -> Non
     first = create_detector(settings(), CPU).describe()
     made = first["choice"]
     assert isinstance(made, dict)
-    if not choice.cpu_has_bf16():  # one candidate: nothing to time, the choice still shows
+    candidates = choice.detector_candidates("auto", "auto", CPU)
+    if len(candidates) == 1:  # one candidate: nothing to time, the choice still shows
         assert (made["engine"], made["source"]) == ("craft-onnx:fp32", "only")
         assert first["engine"] == "onnx-fp32"
         return
     assert made["source"] == "measured"
-    assert set(made["seconds"]) == {"craft-onnx:fp32", "craft:bf16"}
+    assert set(made["seconds"]) == {f"{engine}:{precision}" for engine, precision in candidates}
     assert made["engine"] == min(made["seconds"], key=made["seconds"].get)
-    engine = {"craft-onnx:fp32": "onnx-fp32", "craft:bf16": "torch-bf16"}[made["engine"]]
+    engine = {
+        "craft-onnx:fp32": "onnx-fp32",
+        "craft:bf16": "torch-bf16",
+        "craft:winograd": "torch-winograd",
+    }[made["engine"]]
     assert first["engine"] == engine
     again = create_detector(settings(), CPU).describe()
     assert again["choice"] == {**made, "source": "cached"}

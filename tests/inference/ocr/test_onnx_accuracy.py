@@ -24,7 +24,7 @@ from tests.inference.ocr.compare import (
     keeps_accuracy,
     read,
 )
-from tests.support.cpu import needs_bf16
+from tests.support.cpu import needs_bf16, needs_nnpack
 
 pytestmark = pytest.mark.timeout(600)
 CANVAS = 960  # as the server tests
@@ -36,6 +36,7 @@ DEFAULT = ("auto", "auto", "auto", "auto")
 ENGINES = [
     DEFAULT,  # what this CPU runs by default (torch bf16 CRAFT on AMX, else ONNX fp32)
     pytest.param(("craft", "bf16", "crnn-onnx", "fp32"), marks=needs_bf16),
+    pytest.param(("craft", "winograd", "crnn-onnx", "fp32"), marks=needs_nnpack),
     ("craft-onnx", CPU_DEFAULT["craft"], "crnn-onnx", CPU_DEFAULT["crnn"]),  # non-AMX default
     # On these pages (canvas 960) the int8 CRAFT graphs keep both bounds; on the 1280x960
     # benchmark pages they do not (docs/ocr.md), which is why no default uses them.
