@@ -23,6 +23,8 @@ from torch import nn
 _ALGORITHM_WT8X8 = 3  # Winograd F(6x6, 3x3) on 8x8 tiles
 _PRECOMPUTE, _REUSE = 2, 3  # transform strategies
 _ALIGNMENT = 64
+# The most scratch one convolution call may take (per thread that runs convolutions).
+SCRATCH_BYTES = 256 * 2**20
 _STATUS = {
     23: "unsupported kernel size",
     26: "unsupported algorithm",
@@ -93,7 +95,21 @@ def _pool(lib: ctypes.CDLL, threads: int) -> int | None:
 
 
 class _Scratch(threading.local):
+    """Per thread: NNPACK's scratch and the strips' input and output (kept: fresh large
+    buffers cost a page fault per 4 KiB, more than the copies themselves)."""
+
     buffer: torch.Tensor | None = None
+    strip_in: torch.Tensor | None = None
+    strip_out: torch.Tensor | None = None
+
+
+def _strip_buffer(name: str, shape: tuple[int, int, int]) -> torch.Tensor:
+    numel = shape[0] * shape[1] * shape[2]
+    buffer: torch.Tensor | None = getattr(_scratch, name)
+    if buffer is None or buffer.numel() < numel:
+        buffer = torch.empty(numel, dtype=torch.float32)
+        setattr(_scratch, name, buffer)
+    return buffer[:numel].view(shape)
 
 
 _scratch = _Scratch()
@@ -139,6 +155,7 @@ class WinogradConv3x3(nn.Module):
         output: int | None,
         workspace: torch.Tensor | None,
         size: ctypes.c_size_t,
+        pad: tuple[int, int] = (1, 1),
     ) -> None:
         status = self._lib.nnp_convolution_inference(
             _ALGORITHM_WT8X8,
@@ -146,7 +163,7 @@ class WinogradConv3x3(nn.Module):
             self.in_channels,
             self.out_channels,
             _Size(hw[1], hw[0]),
-            _Padding(1, 1, 1, 1),
+            _Padding(pad[0], 1, pad[1], 1),
             _Size(3, 3),
             _Size(1, 1),
             image,
@@ -170,13 +187,38 @@ class WinogradConv3x3(nn.Module):
         x = x.contiguous()
         batch, _, height, width = x.shape
         out = torch.empty(batch, self.out_channels, height, width)
-        kernel = _aligned(self._kernel)
+        rows = self._strip_rows(width)
         for index in range(batch):
-            image, result = x[index].data_ptr(), out[index].data_ptr()
-            bias, size = self._bias.data_ptr(), ctypes.c_size_t(0)
-            self._call(_REUSE, (height, width), image, kernel, bias, result, None, size)
-            scratch = _scratch.buffer
-            if scratch is None or scratch.numel() * 4 < size.value + 2 * _ALIGNMENT:
-                scratch = _scratch.buffer = _buffer(size.value)
-            self._call(_REUSE, (height, width), image, kernel, bias, result, scratch, size)
+            if rows >= height:
+                self._convolve(x[index], out[index], (1, 1))
+                continue
+            for top in range(0, height, rows):
+                bottom = min(height, top + rows)
+                # The strip's rows with their neighbours; image edges are zero-padded.
+                first, last = max(0, top - 1), min(height, bottom + 1)
+                source = _strip_buffer("strip_in", (self.in_channels, last - first, width))
+                source.copy_(x[index, :, first:last])
+                strip = _strip_buffer("strip_out", (self.out_channels, bottom - top, width))
+                pad = (int(top == 0), int(bottom == height))
+                self._convolve(source, strip, pad)
+                out[index, :, top:bottom] = strip
         return out
+
+    def _strip_rows(self, width: int) -> int:
+        """Output rows a call computes: NNPACK's scratch holds the transformed input and
+        output of the whole call (about 7 bytes a pixel per channel in and out, 1 GiB
+        for CRAFT's second layer on a 1280x960 page), so wide layers go in strips of
+        whole Winograd tiles (6 rows) within SCRATCH_BYTES."""
+        pixels = SCRATCH_BYTES / ((self.in_channels + self.out_channels) * 7.2)
+        return max(6, int(pixels // width) // 6 * 6)
+
+    def _convolve(self, image: torch.Tensor, result: torch.Tensor, pad: tuple[int, int]) -> None:
+        """One image (C, H, W), contiguous, into ``result`` (C', H + pads - 2, W)."""
+        hw = (int(image.shape[1]), int(image.shape[2]))
+        pointers = (image.data_ptr(), _aligned(self._kernel), self._bias.data_ptr())
+        size = ctypes.c_size_t(0)
+        self._call(_REUSE, hw, *pointers, result.data_ptr(), None, size, pad)
+        scratch = _scratch.buffer
+        if scratch is None or scratch.numel() * 4 < size.value + 2 * _ALIGNMENT:
+            scratch = _scratch.buffer = _buffer(size.value)
+        self._call(_REUSE, hw, *pointers, result.data_ptr(), scratch, size, pad)

@@ -48,6 +48,23 @@ def test_a_winograd_convolution_equals_torch(
         assert out.min() >= 0.0
 
 
+@pytest.mark.parametrize("height", [25, 30, 31])
+def test_a_wide_layer_goes_in_strips_that_read_as_one_pass(
+    monkeypatch: pytest.MonkeyPatch, height: int
+) -> None:
+    # A scratch of 40 KiB holds 6 rows of 16 -> 8 channels at width 24: strips of 6 rows
+    # (the last one shorter), each with its neighbour rows, only the page edges padded.
+    monkeypatch.setattr(nnpack, "SCRATCH_BYTES", 40 * 1024)
+    x = torch.randn(2, 16, height, 24)
+    weight, bias = torch.randn(8, 16, 3, 3) * 0.1, torch.randn(8)
+    conv = WinogradConv3x3(weight, bias, relu=True)
+    assert conv._strip_rows(24) < height
+    with torch.inference_mode():
+        out = conv(x)
+    expected = F.conv2d(x, weight, bias, padding=1).clamp(min=0.0)
+    assert (out - expected).abs().max() <= 1e-4 * expected.abs().max()
+
+
 def test_bad_layers_and_inputs_are_refused() -> None:
     with pytest.raises(ValueError, match="3x3"):
         WinogradConv3x3(torch.zeros(4, 4, 5, 5), torch.zeros(4), relu=False)
