@@ -67,13 +67,20 @@ def _folded(conv: nn.Conv2d, norm: nn.BatchNorm2d | None) -> tuple[torch.Tensor,
 
 
 def _replacement(conv: nn.Conv2d, norm: nn.BatchNorm2d | None, relu: bool) -> nn.Module | None:
-    weight, bias = _folded(conv, norm)
-    plain = conv.stride == (1, 1) and conv.dilation == (1, 1) and conv.groups == 1
-    if plain and conv.kernel_size == (3, 3) and conv.padding == (1, 1):
-        return WinogradConv3x3(weight, bias, relu=relu)
-    if plain and conv.kernel_size == (1, 1) and conv.padding == (0, 0):
-        return Conv1x1(weight, bias, relu=relu)
+    if conv.stride != (1, 1) or conv.dilation != (1, 1) or conv.groups != 1:
+        return None
+    if conv.kernel_size == (3, 3) and conv.padding == (1, 1):
+        return WinogradConv3x3(*_folded(conv, norm), relu=relu)
+    if conv.kernel_size == (1, 1) and conv.padding == (0, 0):
+        return Conv1x1(*_folded(conv, norm), relu=relu)
     return None
+
+
+def _is_plain_2x2(pool: nn.MaxPool2d) -> bool:
+    """A 2x2 pool with stride 2, no padding or dilation, floor mode."""
+    pairs = [v if isinstance(v, tuple) else (v, v) for v in (pool.kernel_size, pool.stride)]
+    pairs += [v if isinstance(v, tuple) else (v, v) for v in (pool.padding, pool.dilation)]
+    return pairs == [(2, 2), (2, 2), (0, 0), (1, 1)] and not pool.ceil_mode
 
 
 def _convert(parent: nn.Module) -> None:
@@ -81,8 +88,8 @@ def _convert(parent: nn.Module) -> None:
     index = 0
     while index < len(children):
         name, child = children[index]
-        if isinstance(child, nn.MaxPool2d) and child.kernel_size in (2, (2, 2)):
-            if child.stride in (2, (2, 2)) and child.padding in (0, (0, 0)):
+        if isinstance(child, nn.MaxPool2d):
+            if _is_plain_2x2(child):
                 setattr(parent, name, MaxPool2x2())
         elif not isinstance(child, nn.Conv2d):
             _convert(child)

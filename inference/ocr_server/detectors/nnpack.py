@@ -5,7 +5,7 @@ reach it for batches of 16 or more (and ``torch._nnpack_spatial_convolution`` ne
 the kernel transform nor fuses the ReLU). Called here through ``ctypes``: each layer's
 kernel is transformed once at load (``precompute``) and reused on every call, the ReLU is
 fused, and the scratch buffer is kept per thread. A Winograd tile computes 36 outputs
-with 64 multiplications instead of 324, in float32: CRAFT's score maps stay within 1e-6
+with 64 multiplications instead of 324, in float32: CRAFT's score maps stay within 1e-5
 of torch's (bfloat16 moves them by up to 0.02). NNPACK needs AVX2 and FMA; where it is
 missing or does not initialise, :func:`available` is false and nothing here is used.
 """
@@ -95,33 +95,33 @@ def _pool(lib: ctypes.CDLL, threads: int) -> int | None:
 
 
 class _Scratch(threading.local):
-    """Per thread: NNPACK's scratch and the strips' input and output (kept: fresh large
-    buffers cost a page fault per 4 KiB, more than the copies themselves)."""
+    """Per thread: NNPACK's scratch and the strips' input and output, kept and grown as
+    needed (fresh large buffers cost a page fault per 4 KiB, more than the copies)."""
 
-    buffer: torch.Tensor | None = None
+    scratch: torch.Tensor | None = None
     strip_in: torch.Tensor | None = None
     strip_out: torch.Tensor | None = None
 
 
-def _strip_buffer(name: str, shape: tuple[int, int, int]) -> torch.Tensor:
-    numel = shape[0] * shape[1] * shape[2]
-    buffer: torch.Tensor | None = getattr(_scratch, name)
+_kept_buffers = _Scratch()
+
+
+def _kept(name: str, numel: int) -> torch.Tensor:
+    """This thread's float buffer ``name``, at least ``numel`` long (its first part)."""
+    buffer: torch.Tensor | None = getattr(_kept_buffers, name)
     if buffer is None or buffer.numel() < numel:
         buffer = torch.empty(numel, dtype=torch.float32)
-        setattr(_scratch, name, buffer)
-    return buffer[:numel].view(shape)
-
-
-_scratch = _Scratch()
+        setattr(_kept_buffers, name, buffer)
+    return buffer[:numel]
 
 
 def _aligned(tensor: torch.Tensor) -> int:
     return -(-tensor.data_ptr() // _ALIGNMENT) * _ALIGNMENT
 
 
-def _buffer(size: int) -> torch.Tensor:
-    """Raw float storage of at least ``size`` bytes after alignment."""
-    return torch.empty(size // 4 + _ALIGNMENT, dtype=torch.float32)
+def _floats_for(size: int) -> int:
+    """Floats that hold ``size`` bytes from a 64-byte boundary inside them."""
+    return size // 4 + _ALIGNMENT
 
 
 class WinogradConv3x3(nn.Module):
@@ -142,7 +142,7 @@ class WinogradConv3x3(nn.Module):
         kernel = weight.detach().float().contiguous()
         size = ctypes.c_size_t(0)
         self._call(_PRECOMPUTE, (8, 8), None, None, None, None, None, size)
-        self._kernel = _buffer(size.value)
+        self._kernel = torch.empty(_floats_for(size.value), dtype=torch.float32)
         self._call(_PRECOMPUTE, (8, 8), None, kernel.data_ptr(), None, None, self._kernel, size)
 
     def _call(
@@ -196,9 +196,11 @@ class WinogradConv3x3(nn.Module):
                 bottom = min(height, top + rows)
                 # The strip's rows with their neighbours; image edges are zero-padded.
                 first, last = max(0, top - 1), min(height, bottom + 1)
-                source = _strip_buffer("strip_in", (self.in_channels, last - first, width))
-                source.copy_(x[index, :, first:last])
-                strip = _strip_buffer("strip_out", (self.out_channels, bottom - top, width))
+                source_shape = (self.in_channels, last - first, width)
+                source = _kept("strip_in", source_shape[0] * source_shape[1] * width)
+                source = source.view(source_shape).copy_(x[index, :, first:last])
+                strip = _kept("strip_out", self.out_channels * (bottom - top) * width)
+                strip = strip.view(self.out_channels, bottom - top, width)
                 pad = (int(top == 0), int(bottom == height))
                 self._convolve(source, strip, pad)
                 out[index, :, top:bottom] = strip
@@ -218,7 +220,5 @@ class WinogradConv3x3(nn.Module):
         pointers = (image.data_ptr(), _aligned(self._kernel), self._bias.data_ptr())
         size = ctypes.c_size_t(0)
         self._call(_REUSE, hw, *pointers, result.data_ptr(), None, size, pad)
-        scratch = _scratch.buffer
-        if scratch is None or scratch.numel() * 4 < size.value + 2 * _ALIGNMENT:
-            scratch = _scratch.buffer = _buffer(size.value)
+        scratch = _kept("scratch", _floats_for(size.value))
         self._call(_REUSE, hw, *pointers, result.data_ptr(), scratch, size, pad)

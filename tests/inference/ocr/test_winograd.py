@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from inference.device import Placement
 from inference.ocr_server.detectors import nnpack
 from inference.ocr_server.detectors.craft import CraftDetector, torch_precision
-from inference.ocr_server.detectors.craft_winograd import Conv1x1, MaxPool2x2
+from inference.ocr_server.detectors.craft_winograd import Conv1x1, MaxPool2x2, _is_plain_2x2
 from inference.ocr_server.detectors.nnpack import WinogradConv3x3
 from inference.ocr_server.detectors.postprocess import prepare_batch
 from inference.ocr_server.settings import packaged_weights
@@ -88,6 +88,10 @@ def test_without_nnpack_nothing_is_built(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_the_pool_and_the_pointwise_layers_equal_torch(height: int, width: int) -> None:
     x = torch.randn(2, 6, height, width)
     assert torch.equal(MaxPool2x2()(x), F.max_pool2d(x, 2))
+    # Only pools it equals are replaced: not CRAFT's 3x3 stride-1 pool, not ceil mode.
+    assert _is_plain_2x2(torch.nn.MaxPool2d(2, 2))
+    assert not _is_plain_2x2(torch.nn.MaxPool2d(3, 1, 1))
+    assert not _is_plain_2x2(torch.nn.MaxPool2d(2, 2, ceil_mode=True))
     weight, bias = torch.randn(5, 6, 1, 1), torch.randn(5)
     out = Conv1x1(weight, bias, relu=True)(x)
     assert torch.allclose(out, F.conv2d(x, weight, bias).clamp(min=0.0), atol=1e-5)
