@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import math
 import threading
 from pathlib import Path
 
@@ -197,10 +198,10 @@ class WinogradConv3x3(nn.Module):
                 # The strip's rows with their neighbours; image edges are zero-padded.
                 first, last = max(0, top - 1), min(height, bottom + 1)
                 source_shape = (self.in_channels, last - first, width)
-                source = _kept("strip_in", source_shape[0] * source_shape[1] * width)
-                source = source.view(source_shape).copy_(x[index, :, first:last])
-                strip = _kept("strip_out", self.out_channels * (bottom - top) * width)
-                strip = strip.view(self.out_channels, bottom - top, width)
+                source = _kept("strip_in", math.prod(source_shape)).view(source_shape)
+                source.copy_(x[index, :, first:last])
+                strip_shape = (self.out_channels, bottom - top, width)
+                strip = _kept("strip_out", math.prod(strip_shape)).view(strip_shape)
                 pad = (int(top == 0), int(bottom == height))
                 self._convolve(source, strip, pad)
                 out[index, :, top:bottom] = strip
