@@ -1,13 +1,14 @@
 """CRAFT in float32 with Winograd 3x3 convolutions (precision ``winograd``, CPU only).
 
-The network is rebuilt in place from a loaded :class:`~.craft_net.Craft`:
+The network is rebuilt from a loaded :class:`~.craft_net.Craft`
+(layers in :mod:`.winograd_layers`):
 
 * each BatchNorm is folded into its convolution;
-* the 3x3 convolutions (all of VGG's and the head's but the dilated ``fc6``) run as
-  :class:`~.nnpack.WinogradConv3x3`, with the ReLU that follows fused;
-* the 1x1 convolutions are one matrix product per image (oneDNN's NCHW 1x1 path
-  reorders the whole tensor first: twice as slow);
-* the 2x2 max-pools take the maximum of four strided views (2.5x torch's NCHW pool).
+* the 3x3 convolutions run as :class:`~.nnpack.WinogradConv3x3`, with the ReLU that
+  follows fused; the dilated ``fc6`` too, over a mosaic of its sub-grids;
+* the 1x1 convolutions are one matrix product per image;
+* the 2x2 max-pools take the maximum of strided views;
+* each U-net step joins the upsampled features and the skip without concatenating them.
 
 The ReLUs that open a backbone slice stay in place, so the skip features are rectified
 exactly as in the official model. The maps equal eager float32's to about 1e-6.
@@ -15,43 +16,67 @@ exactly as in the official model. The maps equal eager float32's to about 1e-6.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import torch
 from torch import nn
 
-from inference.ocr_server.detectors.craft_net import Craft
+from inference.ocr_server.detectors.craft_net import Craft, DoubleConv, VggBackbone
 from inference.ocr_server.detectors.nnpack import WinogradConv3x3
+from inference.ocr_server.detectors.winograd_layers import (
+    Conv1x1,
+    DilatedConv3x3,
+    MaxPool2x2,
+    SkipJoin,
+)
+
+T = TypeVar("T", bound=nn.Module)
 
 
-class Conv1x1(nn.Module):
-    def __init__(self, weight: torch.Tensor, bias: torch.Tensor, *, relu: bool) -> None:
+class WinogradCraft(nn.Module):
+    """Image (N, 3, H, W), normalised -> score maps (N, H/2, W/2, 2), as :class:`Craft`."""
+
+    def __init__(self, basenet: VggBackbone, joins: list[SkipJoin], head: nn.Module) -> None:
         super().__init__()
-        self.weight = nn.Parameter(weight.reshape(weight.shape[0], -1).contiguous(), False)
-        self.bias = nn.Parameter(bias.reshape(-1, 1).contiguous(), False)
-        self.relu = relu
+        self.basenet = basenet
+        self.joins = nn.ModuleList(joins)
+        self.conv_cls = head
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        batch, channels, height, width = x.shape
-        out = torch.matmul(self.weight, x.reshape(batch, channels, height * width)) + self.bias
-        if self.relu:
-            out.clamp_(min=0.0)
-        return out.reshape(batch, -1, height, width)
+        sources = self.basenet(x)
+        y = sources[0]
+        for skip, join in zip(sources[1:], self.joins, strict=True):
+            y = join(y, skip)
+        scores: torch.Tensor = self.conv_cls(y)
+        return scores.permute(0, 2, 3, 1)
 
 
-class MaxPool2x2(nn.Module):
-    """``nn.MaxPool2d(2, 2)`` (floor mode) as the maximum of four strided views."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        height, width = x.shape[2] // 2 * 2, x.shape[3] // 2 * 2
-        x = x[:, :, :height, :width]
-        rows = torch.maximum(x[:, :, 0::2, 0::2], x[:, :, 0::2, 1::2])
-        return torch.maximum(rows, torch.maximum(x[:, :, 1::2, 0::2], x[:, :, 1::2, 1::2]))
-
-
-def winograd_craft(model: Craft) -> Craft:
-    """``model`` (float32, eval, CPU) with its layers replaced as above."""
+def winograd_craft(model: Craft) -> WinogradCraft:
+    """``model``'s weights (float32, CPU) in the layers above; ``model`` is consumed."""
+    blocks = [model.upconv1, model.upconv2, model.upconv3, model.upconv4]
+    # The channels each step upsamples: fc7's, then the previous step's output.
+    fc7 = model.basenet.slice5[2]
+    if not isinstance(fc7, nn.Conv2d):
+        raise TypeError(f"fc7 is {type(fc7).__name__}, not a convolution")
+    y_channels = [fc7.out_channels] + [_conv(block, 3).out_channels for block in blocks[:-1]]
     with torch.no_grad():
         _convert(model)
-    return model.eval()
+        joins = [
+            SkipJoin(_layer(block, 0, Conv1x1), _layer(block, 3, WinogradConv3x3), channels)
+            for block, channels in zip(blocks, y_channels, strict=True)
+        ]
+    return WinogradCraft(model.basenet, joins, model.conv_cls).eval()
+
+
+def _conv(block: DoubleConv, index: int) -> nn.Conv2d:
+    return _layer(block, index, nn.Conv2d)
+
+
+def _layer(block: DoubleConv, index: int, kind: type[T]) -> T:
+    layer = block.conv[index]
+    if not isinstance(layer, kind):
+        raise TypeError(f"a U-net step's layer {index} is {type(layer).__name__}, not {kind}")
+    return layer
 
 
 def _folded(conv: nn.Conv2d, norm: nn.BatchNorm2d | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -67,10 +92,15 @@ def _folded(conv: nn.Conv2d, norm: nn.BatchNorm2d | None) -> tuple[torch.Tensor,
 
 
 def _replacement(conv: nn.Conv2d, norm: nn.BatchNorm2d | None, relu: bool) -> nn.Module | None:
-    if conv.stride != (1, 1) or conv.dilation != (1, 1) or conv.groups != 1:
+    if conv.stride != (1, 1) or conv.groups != 1 or conv.dilation[0] != conv.dilation[1]:
         return None
-    if conv.kernel_size == (3, 3) and conv.padding == (1, 1):
-        return WinogradConv3x3(*_folded(conv, norm), relu=relu)
+    dilation = conv.dilation[0]
+    if conv.kernel_size == (3, 3) and conv.padding == conv.dilation:
+        if dilation == 1:
+            return WinogradConv3x3(*_folded(conv, norm), relu=relu)
+        return DilatedConv3x3(*_folded(conv, norm), dilation=dilation, relu=relu)
+    if dilation != 1:
+        return None
     if conv.kernel_size == (1, 1) and conv.padding == (0, 0):
         return Conv1x1(*_folded(conv, norm), relu=relu)
     return None
@@ -99,7 +129,7 @@ def _convert(parent: nn.Module) -> None:
             after = index + (2 if norm is not None else 1)
             relu = after < len(children) and isinstance(children[after][1], nn.ReLU)
             replacement = _replacement(child, norm, relu)
-            if replacement is None:  # the dilated fc6: the BatchNorm (none here) stays
+            if replacement is None:  # a layer none of the above equals: kept as it is
                 index += 1
                 continue
             setattr(parent, name, replacement)

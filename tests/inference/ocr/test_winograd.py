@@ -15,9 +15,15 @@ import torch.nn.functional as F
 from inference.device import Placement
 from inference.ocr_server.detectors import nnpack
 from inference.ocr_server.detectors.craft import CraftDetector, torch_precision
-from inference.ocr_server.detectors.craft_winograd import Conv1x1, MaxPool2x2, _is_plain_2x2
+from inference.ocr_server.detectors.craft_winograd import _is_plain_2x2
 from inference.ocr_server.detectors.nnpack import WinogradConv3x3
 from inference.ocr_server.detectors.postprocess import prepare_batch
+from inference.ocr_server.detectors.winograd_layers import (
+    Conv1x1,
+    DilatedConv3x3,
+    MaxPool2x2,
+    SkipJoin,
+)
 from inference.ocr_server.settings import packaged_weights
 from tests.inference.ocr.pages import render_page, rotated
 from tests.support.cpu import needs_nnpack
@@ -97,12 +103,61 @@ def test_the_pool_and_the_pointwise_layers_equal_torch(height: int, width: int) 
     assert torch.allclose(out, F.conv2d(x, weight, bias).clamp(min=0.0), atol=1e-5)
 
 
+@pytest.mark.parametrize(
+    ("dilation", "height", "width", "relu"),
+    [(6, 60, 80, False), (6, 13, 20, True), (2, 7, 9, False)],
+)
+def test_a_dilated_convolution_equals_torch(
+    dilation: int, height: int, width: int, relu: bool
+) -> None:
+    # fc6's shape (dilation 6 on a 1/16 map), maps that no dilation divides, a ReLU.
+    generator = torch.Generator().manual_seed(height)
+    x = torch.randn(2, 16, height, width, generator=generator)
+    weight = torch.randn(24, 16, 3, 3, generator=generator) * 0.1
+    bias = torch.randn(24, generator=generator)
+    expected = F.conv2d(x, weight, bias, padding=dilation, dilation=dilation)
+    if relu:
+        expected = expected.clamp(min=0.0)
+    with torch.inference_mode():
+        out = DilatedConv3x3(weight, bias, dilation=dilation, relu=relu)(x)
+    assert out.shape == expected.shape
+    assert (out - expected).abs().max() <= 1e-4 * expected.abs().max()
+
+
+@pytest.mark.parametrize(
+    ("low", "size"), [((5, 7), (10, 14)), ((5, 7), (11, 15)), ((6, 8), (6, 8))]
+)
+def test_a_skip_join_equals_upsampling_concatenating_and_convolving(
+    low: tuple[int, int], size: tuple[int, int]
+) -> None:
+    generator = torch.Generator().manual_seed(size[0])
+    y = torch.randn(2, 6, *low, generator=generator)
+    skip = torch.randn(2, 4, *size, generator=generator)
+    weight_1x1, bias_1x1 = torch.randn(5, 10, 1, 1, generator=generator), torch.randn(5)
+    weight_3x3, bias_3x3 = torch.randn(3, 5, 3, 3, generator=generator) * 0.1, torch.randn(3)
+    up = F.interpolate(y, size=size, mode="bilinear", align_corners=False)
+    joined = F.conv2d(torch.cat([up, skip], dim=1), weight_1x1, bias_1x1).clamp(min=0.0)
+    expected = F.conv2d(joined, weight_3x3, bias_3x3, padding=1).clamp(min=0.0)
+    join = SkipJoin(
+        Conv1x1(weight_1x1, bias_1x1, relu=True),
+        WinogradConv3x3(weight_3x3, bias_3x3, relu=True),
+        y_channels=6,
+    )
+    with torch.inference_mode():
+        out = join(y, skip)
+    assert out.shape == expected.shape
+    assert (out - expected).abs().max() <= 1e-4 * expected.abs().max()
+
+
 def test_winograd_craft_reads_as_torch_float32() -> None:
     torch.manual_seed(0)
     weights = packaged_weights("craft_mlt_25k.pth")
     reference = CraftDetector(weights, CPU, precision="fp32", canvas_size=960)
     winograd = CraftDetector(weights, CPU, precision="winograd", canvas_size=960)
     assert winograd.describe()["engine"] == "torch-winograd"
+    layers = {type(layer).__name__ for layer in winograd._model.modules()}
+    assert {"DilatedConv3x3", "SkipJoin", "MaxPool2x2"} <= layers
+    assert not layers & {"Conv2d", "BatchNorm2d", "DoubleConv"}  # every layer replaced
     page = render_page(width=900).image
     pages = [np.asarray(page), np.asarray(rotated(page, 3).convert("RGB"))[:400, :700]]
     batch, _ = prepare_batch(pages, 960, 1.0)
