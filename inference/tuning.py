@@ -5,14 +5,15 @@ bfloat16 encoder that is 3x CTranslate2's int8 on an AMX Xeon is about even with
 AVX-512 BF16 EPYC, and ONNX Runtime's kernels follow their own detection. So a service
 times each eligible candidate on a few seconds of real work, keeps the fastest, and
 caches the choice in a JSON file keyed by what decides it: the CPU model, the cores the
-process may use, the instruction-set caps the libraries honour, the library versions and
-the model. A candidate is eligible only if the accuracy tests cover it (the same words,
-the same boxes); the measurement decides speed, never accuracy. An explicit setting
-skips all of this.
+process may use, the instruction-set caps the libraries honour, the library versions, the
+engines' own code and the model. A candidate is eligible only if the accuracy tests cover
+it (the same words, the same boxes); the measurement decides speed, never accuracy. An
+explicit setting skips all of this.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -105,7 +106,23 @@ def machine_key(libraries: Sequence[str], extra: Mapping[str, str]) -> dict[str,
             key[library] = metadata.version(library)
         except metadata.PackageNotFoundError:
             key[library] = "absent"
+    key["code"] = code_id()
     return key | dict(extra)
+
+
+@functools.cache
+def code_id() -> str:
+    """A digest of this package's sources: the candidates' speed is what was measured, so a
+    new version of the engines (an upgrade, a local change) measures again."""
+    return sources_digest(Path(__file__).parent)
+
+
+def sources_digest(root: Path) -> str:
+    """A digest of the Python sources under ``root``, their paths included."""
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def choose(

@@ -61,7 +61,29 @@ def test_another_cpu_class_or_library_measures_again(
     assert tuning.choose("part-c", candidates, tmp_path, key()).source == "measured"
     other_model = tuning.choose("part-c", candidates, tmp_path, key(model="m2"))
     assert other_model.source == "measured"
-    assert len(list(tmp_path.glob("part-c-*.json"))) == 3
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA")
+    assert tuning.choose("part-c", candidates, tmp_path, key()).source == "cached"
+    # New engine code (an upgrade, a local change): its speed was never measured here.
+    monkeypatch.setattr(tuning, "code_id", lambda: "another-version")
+    assert tuning.choose("part-c", candidates, tmp_path, key()).source == "measured"
+    assert len(list(tmp_path.glob("part-c-*.json"))) == 4
+
+
+def test_the_code_id_follows_the_package_sources(tmp_path: Path) -> None:
+    assert tuning.machine_key((), {})["code"] == tuning.code_id()
+    assert tuning.code_id() == tuning.sources_digest(Path(tuning.__file__).parent)
+    (tmp_path / "engines").mkdir()
+    source = tmp_path / "engines" / "fast.py"
+    source.write_text("SPEED = 1\n")
+    (tmp_path / "notes.txt").write_text("not code")
+    first = tuning.sources_digest(tmp_path)
+    (tmp_path / "notes.txt").write_text("still not code")
+    assert tuning.sources_digest(tmp_path) == first
+    source.write_text("SPEED = 2\n")
+    second = tuning.sources_digest(tmp_path)
+    assert second != first
+    source.rename(tmp_path / "fast.py")  # the same text elsewhere is other code
+    assert tuning.sources_digest(tmp_path) not in {first, second}
 
 
 def test_a_damaged_cache_is_measured_again(tmp_path: Path) -> None:
