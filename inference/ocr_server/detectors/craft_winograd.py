@@ -58,7 +58,9 @@ def winograd_craft(model: Craft) -> WinogradCraft:
     fc7 = model.basenet.slice5[2]
     if not isinstance(fc7, nn.Conv2d):
         raise TypeError(f"fc7 is {type(fc7).__name__}, not a convolution")
-    y_channels = [fc7.out_channels] + [_conv(block, 3).out_channels for block in blocks[:-1]]
+    y_channels = [fc7.out_channels] + [
+        _layer(block, 3, nn.Conv2d).out_channels for block in blocks[:-1]
+    ]
     with torch.no_grad():
         _convert(model)
         joins = [
@@ -66,10 +68,6 @@ def winograd_craft(model: Craft) -> WinogradCraft:
             for block, channels in zip(blocks, y_channels, strict=True)
         ]
     return WinogradCraft(model.basenet, joins, model.conv_cls).eval()
-
-
-def _conv(block: DoubleConv, index: int) -> nn.Conv2d:
-    return _layer(block, index, nn.Conv2d)
 
 
 def _layer(block: DoubleConv, index: int, kind: type[T]) -> T:
