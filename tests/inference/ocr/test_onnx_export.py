@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from inference.device import Placement
+from inference.device import Placement, cpu_has_bf16
 from inference.ocr_server.detectors import create_detector
 from inference.ocr_server.ort.cache import cache_path, onnx_model
-from inference.ocr_server.ort.choice import CPU_DEFAULT, cpu_has_bf16
+from inference.ocr_server.ort.choice import CPU_DEFAULT, detector_candidates
 from inference.ocr_server.ort.export import export_onnx
 from inference.ocr_server.recognizers import create_recognizer
 from inference.ocr_server.settings import OcrSettings, packaged_weights
@@ -99,18 +99,29 @@ def test_a_second_start_opens_the_cache_and_new_weights_export_again(
 
 
 def test_the_cpu_defaults() -> None:
-    """The CRAFT measured fastest here (torch bf16 where the CPU has bfloat16, or the
-    float32 ONNX graph); the int8 ONNX CRNN."""
+    """The CRAFT measured fastest here among this CPU's candidates (the float32 ONNX graph;
+    torch bf16 where the CPU has bfloat16; torch Winograd where NNPACK runs); the int8
+    ONNX CRNN."""
     settings = OcrSettings()
     detector = create_detector(settings, CPU)
     recognizer = create_recognizer(settings, CPU)
     described = detector.describe()
     made = described["choice"]
     assert isinstance(made, dict)
-    engine = {"craft:bf16": "torch-bf16", f"craft-onnx:{CPU_DEFAULT['craft']}": "onnx-fp32"}
+    engine = {
+        f"craft-onnx:{CPU_DEFAULT['craft']}": "onnx-fp32",
+        "craft:bf16": "torch-bf16",
+        "craft:winograd": "torch-winograd",
+    }
     assert described["engine"] == engine[made["engine"]]
-    if not cpu_has_bf16():
-        assert made["source"] == "only" or set(made["seconds"]) == {"craft-onnx:fp32"}
+    eligible = {f"{e}:{p}" for e, p in detector_candidates("auto", "auto", CPU)}
+    assert ("craft:bf16" in eligible) == cpu_has_bf16()
+    assert made["engine"] in eligible
+    seconds = made["seconds"]
+    assert isinstance(seconds, dict)
+    if made["source"] in ("measured", "cached"):  # every candidate timed, the fastest kept
+        assert set(seconds) == eligible
+        assert seconds[made["engine"]] == min(seconds.values())
     assert recognizer.describe()["engine"] == f"onnx-{CPU_DEFAULT['crnn']}" == "onnx-int8"
     assert recognizer.describe()["providers"] == ["CPUExecutionProvider"]
     # Any page size and batch: two pages of different sizes in one call.
